@@ -1,0 +1,464 @@
+//! `Codec`: the validated framing configuration, and its builder.
+
+use crate::error::{Error, Result};
+use crate::format::HeaderFormat;
+
+/// Default largest payload: 8 MiB (8 388 608 bytes), header not counted.
+pub const DEFAULT_MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
+
+/// Longest header region (length-field offset + length field) a codec accepts.
+pub const MAX_HEADER_LEN: usize = 64;
+
+/// What the decoder does with a frame whose declared length is over the
+/// maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Oversize {
+    /// Return [`Error::FrameTooLarge`] and fail the stream: every later call
+    /// returns the same error (the stream cannot be trusted to be aligned).
+    #[default]
+    Error,
+    /// Return [`Error::FrameTooLarge`] once, then discard exactly the
+    /// declared bytes as they arrive (never buffering them) and go on with
+    /// the next frame.
+    Skip,
+}
+
+/// A validated framing configuration: header format, limits, adjustment,
+/// offset and strip. Cheap to copy; build it once with [`Codec::builder`]
+/// (or take [`Codec::default`]) and hand it to decoders, readers and
+/// writers.
+///
+/// A frame on the wire is a *header region* followed by the *payload*:
+///
+/// ```text
+/// +---------------------+----------------+---------------------------+
+/// | offset bytes (opt.) | length field   | payload                   |
+/// | length_field_offset | format.size()  | header value - adjustment |
+/// +---------------------+----------------+---------------------------+
+/// |<------------- header_len ----------->|
+/// ```
+///
+/// * **length adjustment**: header value = payload length + adjustment.
+///   `length_includes_header(true)` adds the header length to it, for
+///   protocols whose length counts the header. (tokio-util's and Netty's
+///   `length_adjustment` has the opposite sign: theirs is `-adjustment`.)
+/// * **max_frame_len** counts payload bytes only. If the header cannot
+///   express that much (e.g. `H` carries at most 65 535), the maximum is
+///   clamped to what it can express; [`Codec::max_frame_len`] reports the
+///   effective value.
+/// * **num_skip**: how many leading bytes of header region are dropped
+///   from each decoded frame; by default the whole header region, so frames
+///   are just payloads. With `num_skip(0)` frames come back with their
+///   header. When encoding, offset bytes are written as zeros.
+///
+/// # Examples
+///
+/// ```
+/// use lenframe::{Codec, Oversize};
+///
+/// let codec = Codec::builder()
+///     .format("<H".parse()?)
+///     .max_frame_len(1024)
+///     .oversize(Oversize::Skip)
+///     .build()?;
+/// assert_eq!(codec.header_len(), 2);
+/// assert_eq!(codec.max_frame_len(), 1024);
+///
+/// // A header too narrow for the default maximum clamps it.
+/// let narrow = Codec::builder().format("B".parse()?).build()?;
+/// assert_eq!(narrow.max_frame_len(), 255);
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Codec {
+    pub(crate) format: HeaderFormat,
+    pub(crate) offset: usize,
+    pub(crate) header_len: usize,
+    pub(crate) num_skip: usize,
+    pub(crate) adjustment: i64,
+    pub(crate) max_frame_len: usize,
+    pub(crate) oversize: Oversize,
+}
+
+impl Default for Codec {
+    fn default() -> Self {
+        Codec::new(HeaderFormat::default())
+    }
+}
+
+impl Codec {
+    /// A codec with `format` and every other setting at its default.
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::new("i".parse()?);
+    /// assert_eq!(codec.header_len(), 4);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn new(format: HeaderFormat) -> Codec {
+        let max = (DEFAULT_MAX_FRAME_LEN as u64).min(format.max_value()) as usize;
+        Codec {
+            format,
+            offset: 0,
+            header_len: format.size(),
+            num_skip: format.size(),
+            adjustment: 0,
+            max_frame_len: max,
+            oversize: Oversize::Error,
+        }
+    }
+
+    /// Starts a builder with every setting at its default.
+    pub fn builder() -> CodecBuilder {
+        CodecBuilder::default()
+    }
+
+    /// The header format of the length field.
+    pub fn format(&self) -> HeaderFormat {
+        self.format
+    }
+
+    /// Bytes before the length field.
+    pub fn length_field_offset(&self) -> usize {
+        self.offset
+    }
+
+    /// Length of the header region: offset plus the length field.
+    pub fn header_len(&self) -> usize {
+        self.header_len
+    }
+
+    /// Bytes dropped from the front of each decoded frame.
+    pub fn num_skip(&self) -> usize {
+        self.num_skip
+    }
+
+    /// Header value minus payload length (see the type docs).
+    pub fn length_adjustment(&self) -> i64 {
+        self.adjustment
+    }
+
+    /// The effective largest payload length, header not counted.
+    pub fn max_frame_len(&self) -> usize {
+        self.max_frame_len
+    }
+
+    /// The oversize policy.
+    pub fn oversize(&self) -> Oversize {
+        self.oversize
+    }
+
+    /// The payload length a header region announces, checked against the
+    /// limits. `header` must hold at least [`header_len`](Self::header_len)
+    /// bytes.
+    #[inline]
+    pub(crate) fn payload_len(&self, header: &[u8]) -> Result<u64, Fault> {
+        let value = self
+            .format
+            .decode(&header[self.offset..])
+            .map_err(|value| Fault::Negative { value })?;
+        let len = if self.adjustment == 0 {
+            value
+        } else {
+            let len = i128::from(value) - i128::from(self.adjustment);
+            u64::try_from(len).map_err(|_| Fault::Adjustment {
+                value,
+                adjustment: self.adjustment,
+            })?
+        };
+        if len > self.max_frame_len as u64 {
+            return Err(Fault::TooLarge {
+                len,
+                max: self.max_frame_len as u64,
+            });
+        }
+        Ok(len)
+    }
+}
+
+/// A decode failure, small and `Copy` so a failed decoder can repeat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    TooLarge {
+        len: u64,
+        max: u64,
+    },
+    Negative {
+        value: i64,
+    },
+    Adjustment {
+        value: u64,
+        adjustment: i64,
+    },
+    Truncated {
+        part: crate::FramePart,
+        got: u64,
+        expected: u64,
+    },
+}
+
+impl From<Fault> for Error {
+    fn from(f: Fault) -> Error {
+        match f {
+            Fault::TooLarge { len, max } => Error::FrameTooLarge { len, max },
+            Fault::Negative { value } => Error::NegativeLength { value },
+            Fault::Adjustment { value, adjustment } => {
+                Error::AdjustmentOverflow { value, adjustment }
+            }
+            Fault::Truncated {
+                part,
+                got,
+                expected,
+            } => Error::Truncated {
+                part,
+                got,
+                expected,
+            },
+        }
+    }
+}
+
+/// Builds a [`Codec`], checking the whole configuration once in
+/// [`build`](Self::build). Setters chain on `&mut self`, as in tokio-util.
+///
+/// # Examples
+///
+/// A protocol with a 2-byte type tag before a big-endian `u16` length that
+/// counts the whole header, frames returned with their header:
+///
+/// ```
+/// use bytes::BytesMut;
+/// use lenframe::Codec;
+///
+/// let codec = Codec::builder()
+///     .format("!H".parse()?)
+///     .length_field_offset(2)
+///     .length_includes_header(true)
+///     .num_skip(0)
+///     .build()?;
+/// let mut dec = codec.new_decoder();
+/// let mut buf = BytesMut::from(&[0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c'][..]);
+/// let frame = dec.decode(&mut buf)?.unwrap();
+/// assert_eq!(&frame[..], &[0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c']);
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct CodecBuilder {
+    format: HeaderFormat,
+    offset: usize,
+    num_skip: Option<usize>,
+    adjustment: i64,
+    includes_header: bool,
+    max_frame_len: Option<usize>,
+    oversize: Oversize,
+}
+
+impl CodecBuilder {
+    /// The length field's format (default `!I`).
+    pub fn format(&mut self, format: HeaderFormat) -> &mut Self {
+        self.format = format;
+        self
+    }
+
+    /// Largest payload in bytes, header not counted (default
+    /// [`DEFAULT_MAX_FRAME_LEN`]). Clamped to what the header can express.
+    pub fn max_frame_len(&mut self, max: usize) -> &mut Self {
+        self.max_frame_len = Some(max);
+        self
+    }
+
+    /// Header value = payload length + `adjustment` (default 0).
+    pub fn length_adjustment(&mut self, adjustment: i64) -> &mut Self {
+        self.adjustment = adjustment;
+        self
+    }
+
+    /// If true, the header value also counts the header region: adds
+    /// [`Codec::header_len`] to the adjustment.
+    pub fn length_includes_header(&mut self, yes: bool) -> &mut Self {
+        self.includes_header = yes;
+        self
+    }
+
+    /// Bytes before the length field (default 0); they are part of the
+    /// header region. At most [`MAX_HEADER_LEN`] minus the field size.
+    pub fn length_field_offset(&mut self, offset: usize) -> &mut Self {
+        self.offset = offset;
+        self
+    }
+
+    /// Bytes dropped from the front of each decoded frame (default: the
+    /// whole header region). At most the header length.
+    pub fn num_skip(&mut self, n: usize) -> &mut Self {
+        self.num_skip = Some(n);
+        self
+    }
+
+    /// What to do with an oversize frame (default [`Oversize::Error`]).
+    pub fn oversize(&mut self, policy: Oversize) -> &mut Self {
+        self.oversize = policy;
+        self
+    }
+
+    /// Checks the configuration and returns the codec.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadConfig`] if the header region is longer than
+    /// [`MAX_HEADER_LEN`], `num_skip` is longer than the header region, or
+    /// the adjustment leaves no length the header can express.
+    pub fn build(&self) -> Result<Codec> {
+        let size = self.format.size();
+        if self.offset > MAX_HEADER_LEN - size {
+            return Err(Error::BadConfig(format!(
+                "length field offset {} plus field size {size} exceeds {MAX_HEADER_LEN} bytes",
+                self.offset
+            )));
+        }
+        let header_len = self.offset + size;
+        let num_skip = self.num_skip.unwrap_or(header_len);
+        if num_skip > header_len {
+            return Err(Error::BadConfig(format!(
+                "num_skip {num_skip} exceeds the header length {header_len}"
+            )));
+        }
+        let extra = if self.includes_header {
+            header_len as i64
+        } else {
+            0
+        };
+        let adjustment = self.adjustment.checked_add(extra).ok_or_else(|| {
+            Error::BadConfig(format!("length adjustment {} overflows", self.adjustment))
+        })?;
+        // Largest payload the header can carry: field max - adjustment.
+        let expressible = i128::from(self.format.max_value()) - i128::from(adjustment);
+        if expressible < 0 {
+            return Err(Error::BadConfig(format!(
+                "length adjustment {adjustment} exceeds the largest value of {} ({})",
+                self.format,
+                self.format.max_value()
+            )));
+        }
+        let wanted = self.max_frame_len.unwrap_or(DEFAULT_MAX_FRAME_LEN);
+        let in_memory = (usize::MAX - header_len) as u128;
+        let max = (wanted as u128).min(expressible as u128).min(in_memory) as usize;
+        Ok(Codec {
+            format: self.format,
+            offset: self.offset,
+            header_len,
+            num_skip,
+            adjustment,
+            max_frame_len: max,
+            oversize: self.oversize,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fmt(s: &str) -> HeaderFormat {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Codec::default();
+        assert_eq!(c, Codec::builder().build().unwrap());
+        assert_eq!(c.max_frame_len(), 8_388_608);
+        assert_eq!(c.header_len(), 4);
+        assert_eq!(c.num_skip(), 4);
+        assert_eq!(c.format().to_string(), "!I");
+    }
+
+    #[test]
+    fn clamps_max_to_header() {
+        for (f, max) in [
+            ("B", 255),
+            ("b", 127),
+            ("<H", 65535),
+            ("h", 32767),
+            ("!I", 8 << 20),
+        ] {
+            assert_eq!(Codec::new(fmt(f)).max_frame_len(), max, "{f}");
+            assert_eq!(
+                Codec::builder()
+                    .format(fmt(f))
+                    .build()
+                    .unwrap()
+                    .max_frame_len(),
+                max,
+                "{f}"
+            );
+        }
+        let c = Codec::builder()
+            .format(fmt("B"))
+            .length_includes_header(true)
+            .build()
+            .unwrap();
+        assert_eq!(c.max_frame_len(), 254);
+        assert_eq!(c.length_adjustment(), 1);
+        let c = Codec::builder()
+            .format(fmt("Q"))
+            .max_frame_len(usize::MAX)
+            .build()
+            .unwrap();
+        assert_eq!(c.max_frame_len(), usize::MAX - 8);
+    }
+
+    #[test]
+    fn rejects_impossible_configs() {
+        assert!(matches!(
+            Codec::builder()
+                .format(fmt("B"))
+                .length_adjustment(256)
+                .build(),
+            Err(Error::BadConfig(_))
+        ));
+        assert!(matches!(
+            Codec::builder().num_skip(5).build(),
+            Err(Error::BadConfig(_))
+        ));
+        assert!(matches!(
+            Codec::builder().length_field_offset(61).build(),
+            Err(Error::BadConfig(_))
+        ));
+        assert!(Codec::builder().length_field_offset(60).build().is_ok());
+        assert!(matches!(
+            Codec::builder()
+                .length_adjustment(i64::MAX)
+                .length_includes_header(true)
+                .build(),
+            Err(Error::BadConfig(_))
+        ));
+    }
+
+    #[test]
+    fn payload_len_checks() {
+        let c = Codec::builder()
+            .format(fmt("<i"))
+            .max_frame_len(100)
+            .build()
+            .unwrap();
+        assert_eq!(c.payload_len(&100i32.to_le_bytes()), Ok(100));
+        assert_eq!(
+            c.payload_len(&101i32.to_le_bytes()),
+            Err(Fault::TooLarge { len: 101, max: 100 })
+        );
+        assert_eq!(
+            c.payload_len(&(-3i32).to_le_bytes()),
+            Err(Fault::Negative { value: -3 })
+        );
+        let c = Codec::builder().length_adjustment(4).build().unwrap();
+        assert_eq!(c.payload_len(&[0, 0, 0, 4]), Ok(0));
+        assert_eq!(
+            c.payload_len(&[0, 0, 0, 3]),
+            Err(Fault::Adjustment {
+                value: 3,
+                adjustment: 4
+            })
+        );
+        let c = Codec::builder().length_adjustment(-2).build().unwrap();
+        assert_eq!(c.payload_len(&[0, 0, 0, 3]), Ok(5));
+    }
+}

@@ -1,0 +1,675 @@
+//! `FrameDecoder`: the one sans-IO state machine that every adapter drives.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::codec::{Codec, Fault, Oversize};
+use crate::error::{FramePart, Result};
+
+/// Splits a byte stream into frames without doing any I/O: bytes in, frames
+/// out. Every adapter of this crate ([`FrameReader`](crate::FrameReader),
+/// the tokio codec) drives this one state machine.
+///
+/// It has two faces over the same state:
+///
+/// * [`decode`](Self::decode): `BytesMut` in, zero-copy [`Bytes`] frames out
+///   (the frame shares the buffer's memory).
+/// * [`decode_slice`](Self::decode_slice): `&[u8]` in, borrowed `&[u8]`
+///   frames out, no allocation at all.
+///
+/// Either way the caller owns the buffer, and the decoder never copies or
+/// allocates for it: memory grows with what the caller buffers, never with
+/// what a header claims. [`needed`](Self::needed) says how many more bytes
+/// the next frame needs, so an I/O layer can read just enough.
+///
+/// # Examples
+///
+/// Two frames that arrived stuck together and split in odd places:
+///
+/// ```
+/// use bytes::BytesMut;
+/// use lenframe::FrameDecoder;
+///
+/// let mut dec = FrameDecoder::default();
+/// let mut buf = BytesMut::from(&b"\0\0\0\x05hel"[..]);
+/// assert_eq!(dec.decode(&mut buf)?, None); // need more
+/// assert_eq!(dec.needed(buf.len()), 2);
+/// buf.extend_from_slice(b"lo\0\0\0\x02hi");
+/// assert_eq!(dec.decode(&mut buf)?.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(dec.decode(&mut buf)?.as_deref(), Some(&b"hi"[..]));
+/// assert_eq!(dec.decode_eof(&mut buf)?, None); // clean end
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct FrameDecoder {
+    codec: Codec,
+    state: State,
+}
+
+/// The outcome of [`FrameDecoder::decode_slice`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// How many bytes of the input the decoder is done with; the caller
+    /// drops them before the next call.
+    pub consumed: usize,
+    /// The frame, if one was complete. It is the last part of the consumed
+    /// bytes: `input[consumed - frame.len()..consumed]`. `None` means the
+    /// decoder needs more input.
+    pub frame: Option<&'a [u8]>,
+}
+
+// Maintainer notes: the state machine.
+//
+// The caller's buffer always starts at a frame boundary while in `Head` or
+// `Body`: a frame is consumed only once all of it is buffered, so a
+// partial frame is never split across two buffers and frames that keep
+// part of their header (`num_skip` < header_len) need no copying.
+//
+//   Head --(header_len bytes buffered, length ok)------------> Body { end }
+//   Head --(length > max, Oversize::Skip; error returned)----> Skip { .. }
+//   Head --(any other bad header; error returned)-----------> Failed(fault)
+//   Body { end } --(end bytes buffered; frame returned)------> Head
+//   Skip { remaining } --(discard what is buffered)---------> Skip | Head
+//   Failed(fault): every call returns the same error again.
+//
+// `Body::end` is header_len + payload length (fits usize: the codec clamps
+// max_frame_len below usize::MAX - header_len). `Skip::remaining` counts
+// the header too, and can exceed usize (a `Q` header declaring 2^64-1), so
+// it is a u128. End of stream (`end_of_stream`) is clean only in `Head`
+// with nothing buffered; anything else is `Truncated`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Head,
+    Body { end: usize },
+    Skip { remaining: u128, payload: u64 },
+    Failed(Fault),
+}
+
+/// One step of the machine over a buffer.
+enum Step {
+    Frame { start: usize, end: usize },
+    Discard(usize),
+    Need,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        FrameDecoder::new(Codec::default())
+    }
+}
+
+impl Codec {
+    /// A fresh [`FrameDecoder`] for this configuration.
+    pub fn new_decoder(&self) -> FrameDecoder {
+        FrameDecoder::new(*self)
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder for `codec`, waiting for the first header.
+    pub fn new(codec: Codec) -> FrameDecoder {
+        FrameDecoder {
+            codec,
+            state: State::Head,
+        }
+    }
+
+    /// The configuration.
+    pub fn codec(&self) -> &Codec {
+        &self.codec
+    }
+
+    /// True once a bad header (negative length, adjustment out of range, or
+    /// an oversize frame under [`Oversize::Error`]) has failed the stream.
+    /// A failed decoder returns that same error from every call.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.state, State::Failed(_))
+    }
+
+    /// True between frames: no header, payload or discard is in progress.
+    pub fn is_at_boundary(&self) -> bool {
+        self.state == State::Head
+    }
+
+    #[inline]
+    fn step(&mut self, buf: &[u8]) -> Result<Step, Fault> {
+        loop {
+            match self.state {
+                State::Head => {
+                    if buf.len() < self.codec.header_len {
+                        return Ok(Step::Need);
+                    }
+                    match self.codec.payload_len(buf) {
+                        // Fits usize: max_frame_len <= usize::MAX - header_len.
+                        Ok(len) => {
+                            self.state = State::Body {
+                                end: self.codec.header_len + len as usize,
+                            }
+                        }
+                        Err(Fault::TooLarge { len, max })
+                            if self.codec.oversize == Oversize::Skip =>
+                        {
+                            let remaining = self.codec.header_len as u128 + u128::from(len);
+                            self.state = State::Skip {
+                                remaining,
+                                payload: len,
+                            };
+                            return Err(Fault::TooLarge { len, max });
+                        }
+                        Err(fault) => {
+                            self.state = State::Failed(fault);
+                            return Err(fault);
+                        }
+                    }
+                }
+                State::Body { end } => {
+                    if buf.len() < end {
+                        return Ok(Step::Need);
+                    }
+                    self.state = State::Head;
+                    return Ok(Step::Frame {
+                        start: self.codec.num_skip,
+                        end,
+                    });
+                }
+                State::Skip { remaining, payload } => {
+                    if buf.is_empty() {
+                        return Ok(Step::Need);
+                    }
+                    let n = remaining.min(buf.len() as u128);
+                    let left = remaining - n;
+                    self.state = if left == 0 {
+                        State::Head
+                    } else {
+                        State::Skip {
+                            remaining: left,
+                            payload,
+                        }
+                    };
+                    return Ok(Step::Discard(n as usize));
+                }
+                State::Failed(fault) => return Err(fault),
+            }
+        }
+    }
+
+    /// Takes the next frame off the front of `src` as zero-copy [`Bytes`].
+    ///
+    /// Returns `Ok(None)` when `src` does not yet hold a whole frame; the
+    /// bytes stay in `src` (apart from discarded oversize bytes under
+    /// [`Oversize::Skip`]) and the call resumes where it stopped once more
+    /// bytes are appended. `src` is never grown by the decoder.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge),
+    /// [`Error::NegativeLength`](crate::Error::NegativeLength),
+    /// [`Error::AdjustmentOverflow`](crate::Error::AdjustmentOverflow) for a
+    /// bad header. Under [`Oversize::Skip`] an oversize frame is reported
+    /// once and the next call skips it; any other bad header fails the
+    /// decoder for good.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// let mut dec = lenframe::FrameDecoder::default();
+    /// let mut buf = BytesMut::from(&b"\0\0\0\x02hi\0\0"[..]);
+    /// let frame = dec.decode(&mut buf)?.unwrap();
+    /// assert_eq!(&frame[..], b"hi");
+    /// assert_eq!(&buf[..], b"\0\0"); // the next header, kept
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
+        loop {
+            match self.step(src)? {
+                Step::Frame { start, end } => {
+                    let mut frame = src.split_to(end);
+                    frame.advance(start);
+                    return Ok(Some(frame.freeze()));
+                }
+                Step::Discard(n) => src.advance(n),
+                Step::Need => return Ok(None),
+            }
+        }
+    }
+
+    /// Like [`decode`](Self::decode), for when the stream has ended: a
+    /// frame if one is complete, `Ok(None)` at a clean end (between frames,
+    /// nothing left), or [`Error::Truncated`](crate::Error::Truncated) with
+    /// how many bytes of the header or payload arrived.
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// use lenframe::{Error, FramePart};
+    /// let mut dec = lenframe::FrameDecoder::default();
+    /// let mut buf = BytesMut::from(&b"\0\0\0\x09abc"[..]);
+    /// let err = dec.decode_eof(&mut buf).unwrap_err();
+    /// assert!(matches!(err, Error::Truncated { part: FramePart::Payload, got: 3, expected: 9 }));
+    /// ```
+    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
+        match self.decode(src)? {
+            Some(frame) => Ok(Some(frame)),
+            None => self.end_of_stream(src).map(|()| None),
+        }
+    }
+
+    /// Takes the next frame off the front of `src` as a borrowed slice,
+    /// with no allocation. See [`Decoded`] for what to do with the result:
+    /// drop `consumed` bytes from the front of the buffer before the next
+    /// call. Errors are those of [`decode`](Self::decode); an error
+    /// consumes nothing.
+    ///
+    /// ```
+    /// let mut dec = lenframe::FrameDecoder::default();
+    /// let input = b"\0\0\0\x01a\0\0\0\x02bc\0";
+    /// let mut pos = 0;
+    /// let mut frames = Vec::new();
+    /// loop {
+    ///     let d = dec.decode_slice(&input[pos..])?;
+    ///     pos += d.consumed;
+    ///     match d.frame {
+    ///         Some(f) => frames.push(f),
+    ///         None => break, // need more input
+    ///     }
+    /// }
+    /// assert_eq!(frames, [&b"a"[..], &b"bc"[..]]);
+    /// assert_eq!(&input[pos..], b"\0"); // start of the next header
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn decode_slice<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<'a>> {
+        let mut pos = 0;
+        loop {
+            match self.step(&src[pos..])? {
+                Step::Frame { start, end } => {
+                    return Ok(Decoded {
+                        consumed: pos + end,
+                        frame: Some(&src[pos + start..pos + end]),
+                    });
+                }
+                Step::Discard(n) => pos += n,
+                Step::Need => {
+                    return Ok(Decoded {
+                        consumed: pos,
+                        frame: None,
+                    });
+                }
+            }
+        }
+    }
+
+    /// Iterates over the complete frames at the front of `src`, borrowed,
+    /// with no allocation. Stops at the first incomplete frame (see
+    /// [`SliceFrames::consumed`]) or after the first error.
+    ///
+    /// ```
+    /// let mut dec = lenframe::FrameDecoder::default();
+    /// let input = b"\0\0\0\x01a\0\0\0\x02bc\0\0";
+    /// let mut it = dec.frames(input);
+    /// assert_eq!(it.next().unwrap()?, b"a");
+    /// assert_eq!(it.next().unwrap()?, b"bc");
+    /// assert!(it.next().is_none());
+    /// assert_eq!(it.consumed(), 11);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn frames<'d, 'a>(&'d mut self, src: &'a [u8]) -> SliceFrames<'d, 'a> {
+        SliceFrames {
+            decoder: self,
+            src,
+            pos: 0,
+            done: false,
+        }
+    }
+
+    /// How many more bytes must be buffered before the decoder can make
+    /// progress, given that `buffered` bytes are buffered now and the last
+    /// call returned no frame: the rest of the header, the rest of the
+    /// frame, or the rest of a discard. 0 if a call can make progress now
+    /// (or the decoder has failed).
+    ///
+    /// ```
+    /// use bytes::BytesMut;
+    /// let mut dec = lenframe::FrameDecoder::default();
+    /// assert_eq!(dec.needed(1), 3); // rest of the 4-byte header
+    /// let mut buf = BytesMut::from(&b"\0\0\x10\0ab"[..]);
+    /// assert!(dec.decode(&mut buf)?.is_none());
+    /// assert_eq!(dec.needed(buf.len()), 4096 - 2);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn needed(&self, buffered: usize) -> usize {
+        match self.state {
+            State::Head => self.codec.header_len.saturating_sub(buffered),
+            State::Body { end } => end.saturating_sub(buffered),
+            State::Skip { remaining, .. } => remaining
+                .saturating_sub(buffered as u128)
+                .min(usize::MAX as u128) as usize,
+            State::Failed(_) => 0,
+        }
+    }
+
+    /// Checks that the stream may end here with `rest` still buffered (what
+    /// [`decode`](Self::decode) left): `Ok` only between frames with
+    /// nothing left, else [`Error::Truncated`](crate::Error::Truncated) (or
+    /// the error of a failed decoder). Used by I/O layers at end of stream.
+    pub fn end_of_stream(&self, rest: &[u8]) -> Result<()> {
+        let len = rest.len() as u64;
+        let header = self.codec.header_len as u64;
+        let fault = match self.state {
+            State::Head if rest.is_empty() => return Ok(()),
+            State::Head => Fault::Truncated {
+                part: FramePart::Header,
+                got: len,
+                expected: header,
+            },
+            State::Body { end } => Fault::Truncated {
+                part: FramePart::Payload,
+                got: len - header,
+                expected: end as u64 - header,
+            },
+            State::Skip { remaining, payload } => {
+                let left = remaining - len as u128;
+                let got = (u128::from(payload) + u128::from(header))
+                    .saturating_sub(left)
+                    .saturating_sub(u128::from(header)) as u64;
+                Fault::Truncated {
+                    part: FramePart::Payload,
+                    got,
+                    expected: payload,
+                }
+            }
+            State::Failed(fault) => fault,
+        };
+        Err(fault.into())
+    }
+}
+
+/// Iterator over the complete frames at the front of a slice, from
+/// [`FrameDecoder::frames`].
+#[derive(Debug)]
+pub struct SliceFrames<'d, 'a> {
+    decoder: &'d mut FrameDecoder,
+    src: &'a [u8],
+    pos: usize,
+    done: bool,
+}
+
+impl<'a> SliceFrames<'_, 'a> {
+    /// Bytes of the input consumed so far; `input[consumed()..]` is the
+    /// start of an incomplete frame to keep for later.
+    pub fn consumed(&self) -> usize {
+        self.pos
+    }
+
+    /// The unconsumed rest of the input.
+    pub fn remainder(&self) -> &'a [u8] {
+        &self.src[self.pos..]
+    }
+}
+
+impl<'a> Iterator for SliceFrames<'_, 'a> {
+    type Item = Result<&'a [u8]>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.decoder.decode_slice(&self.src[self.pos..]) {
+            Ok(d) => {
+                self.pos += d.consumed;
+                self.done = d.frame.is_none();
+                d.frame.map(Ok)
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    fn codec(f: &str, max: usize) -> Codec {
+        Codec::builder()
+            .format(f.parse().unwrap())
+            .max_frame_len(max)
+            .build()
+            .unwrap()
+    }
+
+    /// Feeds `input` one byte at a time through both faces; returns frames
+    /// and the first error.
+    fn run(codec: Codec, input: &[u8]) -> (Vec<Vec<u8>>, Option<String>) {
+        let mut dec = codec.new_decoder();
+        let mut buf = BytesMut::new();
+        let mut out = Vec::new();
+        let mut sdec = codec.new_decoder();
+        let mut sbuf: Vec<u8> = Vec::new();
+        let mut sout: Vec<Vec<u8>> = Vec::new();
+        for &b in input {
+            buf.extend_from_slice(&[b]);
+            sbuf.push(b);
+            loop {
+                match dec.decode(&mut buf) {
+                    Ok(Some(f)) => out.push(f.to_vec()),
+                    Ok(None) => break,
+                    Err(e) => return (out, Some(e.to_string())),
+                }
+            }
+            loop {
+                let d = sdec.decode_slice(&sbuf).unwrap();
+                let f = d.frame.map(<[u8]>::to_vec);
+                sbuf.drain(..d.consumed);
+                match f {
+                    Some(f) => sout.push(f),
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(out, sout);
+        let eof = dec.decode_eof(&mut buf).err().map(|e| e.to_string());
+        (out, eof)
+    }
+
+    macro_rules! decodes_to {
+        ($name:ident, $fmt:expr, $max:expr, $input:expr, $frames:expr, $err:expr) => {
+            #[test]
+            fn $name() {
+                let (frames, err) = run(codec($fmt, $max), $input);
+                let want: Vec<&[u8]> = $frames;
+                assert_eq!(frames, want);
+                assert_eq!(err.as_deref(), $err);
+            }
+        };
+    }
+
+    decodes_to!(empty_stream, "!I", 10, b"", vec![], None);
+    decodes_to!(zero_len, "!I", 10, b"\0\0\0\0", vec![b""], None);
+    decodes_to!(at_max, "<H", 3, b"\x03\0abc", vec![b"abc"], None);
+    decodes_to!(
+        over_max,
+        "<H",
+        3,
+        b"\x04\0abcd",
+        vec![],
+        Some("frame of 4 bytes exceeds the maximum of 3 bytes")
+    );
+    decodes_to!(
+        negative_b,
+        "b",
+        10,
+        b"\xff",
+        vec![],
+        Some("negative frame length -1 in header")
+    );
+    decodes_to!(
+        negative_q,
+        ">q",
+        10,
+        b"\x80\0\0\0\0\0\0\0",
+        vec![],
+        Some("negative frame length -9223372036854775808 in header")
+    );
+    decodes_to!(
+        unsigned_b,
+        "B",
+        300,
+        b"\x02hi\xff",
+        vec![b"hi"],
+        Some("stream ended inside a frame payload: got 0 of 255 bytes")
+    );
+    decodes_to!(
+        cut_header,
+        "!Q",
+        10,
+        b"\0\0\0",
+        vec![],
+        Some("stream ended inside a frame header: got 3 of 8 bytes")
+    );
+    decodes_to!(
+        cut_payload,
+        "i",
+        10,
+        b"\x05\0\0\0ab",
+        vec![],
+        Some("stream ended inside a frame payload: got 2 of 5 bytes")
+    );
+    decodes_to!(
+        sticky,
+        "!h",
+        10,
+        b"\0\x01a\0\0\0\x02bc",
+        vec![b"a", b"", b"bc"],
+        None
+    );
+
+    #[test]
+    fn long_formats_native_vs_standard() {
+        let long = std::mem::size_of::<std::ffi::c_long>();
+        let mut native = (3 as std::ffi::c_long).to_ne_bytes().to_vec();
+        native.extend_from_slice(b"abc");
+        let (f, e) = run(codec("@l", 10), &native);
+        assert_eq!((f, e), (vec![b"abc".to_vec()], None));
+        let mut standard = 3i32.to_ne_bytes().to_vec();
+        standard.extend_from_slice(b"abc");
+        let (f, e) = run(codec("=l", 10), &standard);
+        assert_eq!((f, e), (vec![b"abc".to_vec()], None));
+        assert_eq!(codec("@l", 1).header_len(), long);
+        assert_eq!(codec("=l", 1).header_len(), 4);
+    }
+
+    #[test]
+    fn header_cut_at_every_byte() {
+        for f in ["b", "B", "<h", ">H", "i", "!I", "=l", "@l", "<q", "!Q"] {
+            let c = codec(f, 100);
+            let mut frame = Vec::new();
+            c.encode_to_vec(b"xyz", &mut frame).unwrap();
+            for cut in 0..frame.len() {
+                let (frames, err) = run(c, &frame[..cut]);
+                assert!(frames.is_empty());
+                let hl = c.header_len();
+                let want = if cut == 0 {
+                    None
+                } else if cut < hl {
+                    Some(format!(
+                        "stream ended inside a frame header: got {cut} of {hl} bytes"
+                    ))
+                } else {
+                    Some(format!(
+                        "stream ended inside a frame payload: got {} of 3 bytes",
+                        cut - hl
+                    ))
+                };
+                assert_eq!(err, want, "{f} cut at {cut}");
+            }
+            assert_eq!(run(c, &frame), (vec![b"xyz".to_vec()], None));
+        }
+    }
+
+    #[test]
+    fn failed_decoder_repeats_error() {
+        let mut dec = codec("!I", 4).new_decoder();
+        let mut buf = BytesMut::from(&b"\0\0\0\x05hello\0\0\0\x01a"[..]);
+        for _ in 0..3 {
+            assert!(matches!(
+                dec.decode(&mut buf),
+                Err(Error::FrameTooLarge { len: 5, max: 4 })
+            ));
+        }
+        assert!(dec.is_failed());
+    }
+
+    #[test]
+    fn skip_resyncs() {
+        let c = Codec::builder()
+            .max_frame_len(2)
+            .oversize(Oversize::Skip)
+            .build()
+            .unwrap();
+        let mut dec = c.new_decoder();
+        let mut buf = BytesMut::from(&b"\0\0\0\x01a\0\0\0\x05hello\0\0\0\x02bc"[..]);
+        assert_eq!(dec.decode(&mut buf).unwrap().as_deref(), Some(&b"a"[..]));
+        assert!(matches!(
+            dec.decode(&mut buf),
+            Err(Error::FrameTooLarge { len: 5, max: 2 })
+        ));
+        assert_eq!(dec.decode(&mut buf).unwrap().as_deref(), Some(&b"bc"[..]));
+        assert_eq!(dec.decode_eof(&mut buf).unwrap(), None);
+    }
+
+    #[test]
+    fn skip_huge_declared_len_discards_without_buffering() {
+        let c = Codec::builder()
+            .format("!Q".parse().unwrap())
+            .oversize(Oversize::Skip)
+            .build()
+            .unwrap();
+        let mut dec = c.new_decoder();
+        let mut buf = BytesMut::from(&[0xff; 8][..]);
+        assert!(matches!(
+            dec.decode(&mut buf),
+            Err(Error::FrameTooLarge { len: u64::MAX, .. })
+        ));
+        buf.extend_from_slice(&[7; 100]);
+        assert_eq!(dec.decode(&mut buf).unwrap(), None);
+        assert!(buf.is_empty());
+        assert_eq!(dec.needed(0), (u64::MAX - 100) as usize);
+        match dec.end_of_stream(&buf) {
+            Err(Error::Truncated {
+                part: FramePart::Payload,
+                got: 100,
+                expected: u64::MAX,
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn strip_and_offset() {
+        let c = Codec::builder()
+            .format("B".parse().unwrap())
+            .length_field_offset(1)
+            .num_skip(1)
+            .build()
+            .unwrap();
+        let (f, e) = run(c, b"T\x02hiU\x00");
+        assert_eq!(f, vec![b"\x02hi".to_vec(), b"\x00".to_vec()]);
+        assert_eq!(e, None);
+    }
+
+    #[test]
+    fn needed_counts_down() {
+        let mut dec = FrameDecoder::default();
+        let mut buf = BytesMut::new();
+        assert_eq!(dec.needed(0), 4);
+        buf.extend_from_slice(b"\0\0\0\x03a");
+        assert_eq!(dec.decode(&mut buf).unwrap(), None);
+        assert_eq!(dec.needed(buf.len()), 2);
+        buf.extend_from_slice(b"bc");
+        assert!(dec.decode(&mut buf).unwrap().is_some());
+        assert_eq!(dec.needed(0), 4);
+    }
+}

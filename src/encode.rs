@@ -1,0 +1,195 @@
+//! Encoding: header bytes for a length, and whole frames into buffers.
+
+use bytes::{BufMut, BytesMut};
+
+use crate::codec::{Codec, MAX_HEADER_LEN};
+use crate::error::{Error, Result};
+
+/// The header region for one frame, on the stack; from [`Codec::header`].
+/// Dereferences to its bytes.
+#[derive(Clone, Copy)]
+pub struct Header {
+    bytes: [u8; MAX_HEADER_LEN],
+    len: u8,
+}
+
+impl std::fmt::Debug for Header {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Header").field(&&self[..]).finish()
+    }
+}
+
+impl std::ops::Deref for Header {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl AsRef<[u8]> for Header {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl Codec {
+    /// The header region for a payload of `payload_len` bytes: offset bytes
+    /// (zeros) and the length field. Write it, then the payload, and the
+    /// payload is never copied.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FrameTooLarge`] if `payload_len` is over
+    /// [`max_frame_len`](Codec::max_frame_len) (which never exceeds what the
+    /// header can express); [`Error::AdjustmentOverflow`] if a negative
+    /// adjustment would make the header value negative.
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::new("<H".parse()?);
+    /// assert_eq!(&codec.header(300)?[..], &[0x2c, 0x01]);
+    /// assert!(codec.header(70_000).is_err());
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn header(&self, payload_len: usize) -> Result<Header> {
+        if payload_len > self.max_frame_len {
+            return Err(Error::FrameTooLarge {
+                len: payload_len as u64,
+                max: self.max_frame_len as u64,
+            });
+        }
+        let value = i128::from(payload_len as u64) + i128::from(self.adjustment);
+        let field = u64::try_from(value)
+            .ok()
+            .and_then(|v| self.format.encode(v))
+            .ok_or(Error::AdjustmentOverflow {
+                value: payload_len as u64,
+                adjustment: self.adjustment,
+            })?;
+        let mut bytes = [0u8; MAX_HEADER_LEN];
+        bytes[self.offset..self.header_len].copy_from_slice(field.as_ref());
+        Ok(Header {
+            bytes,
+            len: self.header_len as u8,
+        })
+    }
+
+    /// Appends one frame (header + `payload`) to `dst`. On error nothing is
+    /// written.
+    ///
+    /// # Errors
+    ///
+    /// As [`header`](Self::header).
+    ///
+    /// ```
+    /// let mut buf = bytes::BytesMut::new();
+    /// lenframe::Codec::default().encode(b"hi", &mut buf)?;
+    /// assert_eq!(&buf[..], b"\0\0\0\x02hi");
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
+        let header = self.header(payload.len())?;
+        dst.reserve(header.len() + payload.len());
+        dst.put_slice(&header);
+        dst.put_slice(payload);
+        Ok(())
+    }
+
+    /// Appends one frame (header + `payload`) to `dst`. On error nothing is
+    /// written.
+    ///
+    /// # Errors
+    ///
+    /// As [`header`](Self::header).
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::new("i".parse()?);
+    /// let mut v = Vec::new();
+    /// codec.encode_to_vec(b"abc", &mut v)?;
+    /// assert_eq!(v, [3i32.to_ne_bytes().as_slice(), b"abc"].concat());
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
+        let header = self.header(payload.len())?;
+        dst.reserve(header.len() + payload.len());
+        dst.extend_from_slice(&header);
+        dst.extend_from_slice(payload);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::HeaderFormat;
+
+    fn codec(f: &str) -> Codec {
+        Codec::new(f.parse::<HeaderFormat>().unwrap())
+    }
+
+    #[test]
+    fn headers_for_every_format() {
+        let long = std::mem::size_of::<std::ffi::c_long>();
+        let cases: &[(&str, usize, Vec<u8>)] = &[
+            ("!I", 5, vec![0, 0, 0, 5]),
+            ("<I", 5, vec![5, 0, 0, 0]),
+            (">H", 258, vec![1, 2]),
+            ("<h", 258, vec![2, 1]),
+            ("b", 127, vec![127]),
+            ("B", 255, vec![255]),
+            (">Q", 1, vec![0, 0, 0, 0, 0, 0, 0, 1]),
+            ("<q", 1, vec![1, 0, 0, 0, 0, 0, 0, 0]),
+            ("=l", 7, 7i32.to_ne_bytes().to_vec()),
+            ("@l", 7, (7 as std::ffi::c_long).to_ne_bytes().to_vec()),
+            ("i", 0, vec![0; 4]),
+        ];
+        for (f, len, want) in cases {
+            assert_eq!(&codec(f).header(*len).unwrap()[..], &want[..], "{f}");
+        }
+        assert_eq!(codec("@l").header(0).unwrap().len(), long);
+    }
+
+    #[test]
+    fn too_large_writes_nothing() {
+        for (f, max) in [("b", 127usize), ("B", 255), ("<H", 65535), ("h", 32767)] {
+            let c = codec(f);
+            assert!(c.header(max).is_ok(), "{f}");
+            let mut v = b"keep".to_vec();
+            let err = c.encode_to_vec(&vec![0; max + 1], &mut v).unwrap_err();
+            assert!(
+                matches!(err, Error::FrameTooLarge { len, max: m } if len == max as u64 + 1 && m == max as u64),
+                "{f}: {err}"
+            );
+            assert_eq!(v, b"keep");
+            let mut b = BytesMut::from(&b"keep"[..]);
+            assert!(c.encode(&vec![0; max + 1], &mut b).is_err());
+            assert_eq!(&b[..], b"keep");
+        }
+    }
+
+    #[test]
+    fn adjustment_and_offset() {
+        let c = Codec::builder()
+            .length_includes_header(true)
+            .build()
+            .unwrap();
+        assert_eq!(&c.header(3).unwrap()[..], &[0, 0, 0, 7]);
+        let c = Codec::builder().length_adjustment(-2).build().unwrap();
+        assert_eq!(&c.header(3).unwrap()[..], &[0, 0, 0, 1]);
+        assert!(matches!(
+            c.header(1),
+            Err(Error::AdjustmentOverflow {
+                value: 1,
+                adjustment: -2
+            })
+        ));
+        let c = Codec::builder()
+            .format(">H".parse().unwrap())
+            .length_field_offset(3)
+            .build()
+            .unwrap();
+        assert_eq!(&c.header(2).unwrap()[..], &[0, 0, 0, 0, 2]);
+    }
+}

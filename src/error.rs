@@ -1,0 +1,215 @@
+//! The one error type of the crate.
+
+use std::io;
+
+/// Which part of a frame the stream ended in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FramePart {
+    /// The stream ended inside the length header.
+    Header,
+    /// The stream ended inside the payload.
+    Payload,
+}
+
+impl std::fmt::Display for FramePart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FramePart::Header => "header",
+            FramePart::Payload => "payload",
+        })
+    }
+}
+
+/// Everything that can go wrong while configuring, decoding, encoding,
+/// reading or writing frames.
+///
+/// Data errors carry the numbers that explain them. `Error` converts into
+/// [`io::Error`] with a natural [`io::ErrorKind`]:
+///
+/// | variant | `io::ErrorKind` |
+/// |---|---|
+/// | [`Error::Truncated`] | `UnexpectedEof` |
+/// | [`Error::Io`] | the kind of the wrapped error (`WouldBlock`, `TimedOut`, ... pass through) |
+/// | [`Error::WriterPoisoned`] | `BrokenPipe` |
+/// | [`Error::BadFormat`], [`Error::BadConfig`] | `InvalidInput` |
+/// | every other variant | `InvalidData` |
+///
+/// # Examples
+///
+/// ```
+/// use lenframe::{Codec, Error};
+///
+/// let codec = Codec::builder().max_frame_len(4).build()?;
+/// let err = codec.encode_to_vec(b"hello", &mut Vec::new()).unwrap_err();
+/// assert!(matches!(err, Error::FrameTooLarge { len: 5, max: 4 }));
+/// assert_eq!(err.to_string(), "frame of 5 bytes exceeds the maximum of 4 bytes");
+/// let io: std::io::Error = err.into();
+/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A frame's payload length is over the configured maximum (decoding), or
+    /// a payload to send is longer than the maximum or than the header can
+    /// express (encoding). Lengths count payload bytes, without the header.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    FrameTooLarge {
+        /// The payload length declared by the header, or offered to encode.
+        len: u64,
+        /// The largest payload length allowed.
+        max: u64,
+    },
+    /// A signed header format carried a negative length.
+    #[error("negative frame length {value} in header")]
+    NegativeLength {
+        /// The value read from the header.
+        value: i64,
+    },
+    /// Applying the length adjustment to a length gave a value below zero
+    /// or above what the integer can hold.
+    #[error("length {value} with length adjustment {adjustment} is out of range")]
+    AdjustmentOverflow {
+        /// The header value (decoding) or payload length (encoding).
+        value: u64,
+        /// The configured length adjustment.
+        adjustment: i64,
+    },
+    /// The stream ended in the middle of a frame.
+    #[error("stream ended inside a frame {part}: got {got} of {expected} bytes")]
+    Truncated {
+        /// Whether the header or the payload was cut.
+        part: FramePart,
+        /// How many bytes of that part arrived.
+        got: u64,
+        /// How many bytes that part should have had.
+        expected: u64,
+    },
+    /// A header format string is not a Python `struct` format of one integer.
+    #[error("bad header format {format:?}: {reason}")]
+    BadFormat {
+        /// The string that was parsed.
+        format: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// A combination of settings given to [`CodecBuilder`](crate::CodecBuilder)
+    /// cannot work.
+    #[error("bad codec configuration: {0}")]
+    BadConfig(String),
+    /// An earlier hard I/O error left a partly written frame behind; the
+    /// writer refuses further frames rather than emit a misaligned stream.
+    #[error("writer failed earlier and refuses further frames")]
+    WriterPoisoned,
+    /// An I/O error from the underlying reader or writer.
+    #[error("i/o error: {0}")]
+    Io(#[from] io::Error),
+}
+
+impl Error {
+    /// True for a retryable I/O condition (`WouldBlock`, `TimedOut` or
+    /// `Interrupted`): nothing was lost and the same call can be made again.
+    ///
+    /// ```
+    /// use std::io;
+    /// let e = lenframe::Error::from(io::Error::from(io::ErrorKind::WouldBlock));
+    /// assert!(e.is_retryable());
+    /// ```
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+        ))
+    }
+}
+
+impl From<Error> for io::Error {
+    fn from(err: Error) -> io::Error {
+        let kind = match &err {
+            Error::Io(_) => {
+                let Error::Io(e) = err else { unreachable!() };
+                return e;
+            }
+            Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
+            Error::WriterPoisoned => io::ErrorKind::BrokenPipe,
+            Error::BadFormat { .. } | Error::BadConfig(_) => io::ErrorKind::InvalidInput,
+            _ => io::ErrorKind::InvalidData,
+        };
+        io::Error::new(kind, err)
+    }
+}
+
+/// `Result` with [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_kinds() {
+        let cases: Vec<(Error, io::ErrorKind)> = vec![
+            (
+                Error::FrameTooLarge { len: 2, max: 1 },
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                Error::NegativeLength { value: -1 },
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                Error::AdjustmentOverflow {
+                    value: 1,
+                    adjustment: 4,
+                },
+                io::ErrorKind::InvalidData,
+            ),
+            (
+                Error::Truncated {
+                    part: FramePart::Header,
+                    got: 1,
+                    expected: 4,
+                },
+                io::ErrorKind::UnexpectedEof,
+            ),
+            (Error::WriterPoisoned, io::ErrorKind::BrokenPipe),
+            (Error::BadConfig("x".into()), io::ErrorKind::InvalidInput),
+            (
+                io::Error::from(io::ErrorKind::WouldBlock).into(),
+                io::ErrorKind::WouldBlock,
+            ),
+            (
+                io::Error::from(io::ErrorKind::TimedOut).into(),
+                io::ErrorKind::TimedOut,
+            ),
+        ];
+        for (err, kind) in cases {
+            assert_eq!(io::Error::from(err).kind(), kind);
+        }
+    }
+
+    #[test]
+    fn messages_are_lowercase_without_period() {
+        let e = Error::Truncated {
+            part: FramePart::Payload,
+            got: 3,
+            expected: 10,
+        };
+        assert_eq!(
+            e.to_string(),
+            "stream ended inside a frame payload: got 3 of 10 bytes"
+        );
+        for e in [
+            Error::NegativeLength { value: -5 },
+            Error::WriterPoisoned,
+            Error::AdjustmentOverflow {
+                value: 1,
+                adjustment: 2,
+            },
+        ] {
+            let s = e.to_string();
+            assert!(s.chars().next().unwrap().is_lowercase(), "{s}");
+            assert!(!s.ends_with('.'), "{s}");
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The length header's integer type, written as a Python `struct` format.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::error::Error;
+
+/// Byte order (and size convention) of a header format: Python's first
+/// format character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ByteOrder {
+    /// `@` or no prefix: native byte order and native sizes (`l`/`L` are the
+    /// C `long`, 8 bytes on 64-bit Unix).
+    Native,
+    /// `=`: native byte order, standard sizes (`l`/`L` are 4 bytes).
+    NativeStandard,
+    /// `<`: little-endian, standard sizes.
+    Little,
+    /// `>`: big-endian, standard sizes.
+    Big,
+    /// `!`: network order (big-endian), standard sizes.
+    Network,
+}
+
+impl ByteOrder {
+    fn prefix(self) -> &'static str {
+        match self {
+            ByteOrder::Native => "",
+            ByteOrder::NativeStandard => "=",
+            ByteOrder::Little => "<",
+            ByteOrder::Big => ">",
+            ByteOrder::Network => "!",
+        }
+    }
+
+    fn is_big_endian(self) -> bool {
+        match self {
+            ByteOrder::Native | ByteOrder::NativeStandard => cfg!(target_endian = "big"),
+            ByteOrder::Little => false,
+            ByteOrder::Big | ByteOrder::Network => true,
+        }
+    }
+}
+
+/// The integer that carries a frame's length, as a Python `struct` format
+/// of exactly one integer: an optional byte-order character (`@ = < > !`)
+/// followed by one of `b B h H i I l L q Q`.
+///
+/// Sizes, byte order and signedness are exactly Python's for the target the
+/// crate is built for, so `struct.pack(fmt, n)` and [`HeaderFormat::encode`]
+/// produce the same bytes:
+///
+/// | char | C type | standard size (`= < > !`) | native size (`@`, none) | signed |
+/// |---|---|---|---|---|
+/// | `b` / `B` | `char` | 1 | 1 | yes / no |
+/// | `h` / `H` | `short` | 2 | 2 | yes / no |
+/// | `i` / `I` | `int` | 4 | 4 | yes / no |
+/// | `l` / `L` | `long` | 4 | C `long` (8 on 64-bit Unix) | yes / no |
+/// | `q` / `Q` | `long long` | 8 | 8 | yes / no |
+///
+/// The default is `!I`: a big-endian `u32`, the same bytes as tokio-util's
+/// `LengthDelimitedCodec`, Erlang `{packet,4}` and Twisted's
+/// `Int32StringReceiver`. Python allows white space between format items;
+/// so does this parser. Repeat counts and other format characters are
+/// rejected with [`Error::BadFormat`].
+///
+/// # Examples
+///
+/// ```
+/// use lenframe::HeaderFormat;
+///
+/// let f: HeaderFormat = "<H".parse()?;
+/// assert_eq!(f.size(), 2);
+/// assert!(!f.is_signed());
+/// assert_eq!(f.encode(258).unwrap().as_ref(), &[2, 1]);
+/// assert_eq!(f.to_string(), "<H");
+/// assert_eq!(HeaderFormat::default().to_string(), "!I");
+/// assert!("!x".parse::<HeaderFormat>().is_err());
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct HeaderFormat {
+    order: ByteOrder,
+    code: u8,
+    size: u8,
+    signed: bool,
+    big: bool,
+}
+
+/// The bytes of one encoded integer (at most 8), from [`HeaderFormat::encode`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IntBytes {
+    bytes: [u8; 8],
+    len: u8,
+}
+
+impl AsRef<[u8]> for IntBytes {
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+impl Default for HeaderFormat {
+    fn default() -> Self {
+        HeaderFormat::NETWORK_U32
+    }
+}
+
+impl HeaderFormat {
+    /// `!I`: network order `u32`, the default.
+    pub const NETWORK_U32: HeaderFormat = HeaderFormat::build(ByteOrder::Network, b'I');
+
+    /// Builds a format from a byte order and a Python format character.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadFormat`] if `code` is not one of `b B h H i I l L q Q`.
+    ///
+    /// ```
+    /// use lenframe::{ByteOrder, HeaderFormat};
+    /// let f = HeaderFormat::new(ByteOrder::Little, 'q')?;
+    /// assert_eq!(f, "<q".parse()?);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn new(order: ByteOrder, code: char) -> Result<HeaderFormat, Error> {
+        match code {
+            'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' => {
+                Ok(HeaderFormat::build(order, code as u8))
+            }
+            _ => Err(Error::BadFormat {
+                format: format!("{}{}", order.prefix(), code),
+                reason: "expected one of b B h H i I l L q Q",
+            }),
+        }
+    }
+
+    const fn build(order: ByteOrder, code: u8) -> HeaderFormat {
+        let native = matches!(order, ByteOrder::Native);
+        let size = match code.to_ascii_lowercase() {
+            b'b' => 1,
+            b'h' => 2,
+            b'i' => 4,
+            b'l' if native => std::mem::size_of::<std::ffi::c_long>() as u8,
+            b'l' => 4,
+            _ => 8,
+        };
+        let big = match order {
+            ByteOrder::Native | ByteOrder::NativeStandard => cfg!(target_endian = "big"),
+            ByteOrder::Little => false,
+            ByteOrder::Big | ByteOrder::Network => true,
+        };
+        HeaderFormat {
+            order,
+            code,
+            size,
+            signed: code.is_ascii_lowercase(),
+            big,
+        }
+    }
+
+    /// Size of the integer in bytes (Python's `struct.calcsize`).
+    pub fn size(&self) -> usize {
+        usize::from(self.size)
+    }
+
+    /// True for `b h i l q`, false for `B H I L Q`.
+    pub fn is_signed(&self) -> bool {
+        self.signed
+    }
+
+    /// True if the most significant byte comes first on the wire.
+    pub fn is_big_endian(&self) -> bool {
+        debug_assert_eq!(self.big, self.order.is_big_endian());
+        self.big
+    }
+
+    /// The byte order character this format was written with.
+    pub fn byte_order(&self) -> ByteOrder {
+        self.order
+    }
+
+    /// The Python format character (`b B h H i I l L q Q`).
+    pub fn code(&self) -> char {
+        char::from(self.code)
+    }
+
+    /// The largest length this integer can carry (`i8::MAX` for `b`,
+    /// `u64::MAX` for `Q`, ...).
+    ///
+    /// ```
+    /// let f: lenframe::HeaderFormat = "b".parse()?;
+    /// assert_eq!(f.max_value(), 127);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn max_value(&self) -> u64 {
+        let bits = 8 * u32::from(self.size) - u32::from(self.signed);
+        if bits == 64 {
+            u64::MAX
+        } else {
+            (1u64 << bits) - 1
+        }
+    }
+
+    /// Reads the integer from the first [`size`](Self::size) bytes of
+    /// `bytes`. A non-negative value comes back as `Ok`, a negative one
+    /// (signed formats only) as `Err` with the value.
+    ///
+    /// # Panics
+    ///
+    /// If `bytes` is shorter than [`size`](Self::size).
+    ///
+    /// ```
+    /// let f: lenframe::HeaderFormat = ">h".parse()?;
+    /// assert_eq!(f.decode(&[0x01, 0x00]), Ok(256));
+    /// assert_eq!(f.decode(&[0xff, 0xfe]), Err(-2));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn decode(&self, bytes: &[u8]) -> Result<u64, i64> {
+        use byteorder::{BigEndian, ByteOrder as _, LittleEndian};
+        let raw = match (self.size, self.big) {
+            (1, _) => u64::from(bytes[0]),
+            (2, true) => u64::from(BigEndian::read_u16(bytes)),
+            (2, false) => u64::from(LittleEndian::read_u16(bytes)),
+            (4, true) => u64::from(BigEndian::read_u32(bytes)),
+            (4, false) => u64::from(LittleEndian::read_u32(bytes)),
+            (_, true) => BigEndian::read_u64(bytes),
+            (_, false) => LittleEndian::read_u64(bytes),
+        };
+        if !self.signed {
+            return Ok(raw);
+        }
+        let shift = 64 - 8 * u32::from(self.size);
+        let value = ((raw << shift) as i64) >> shift;
+        if value < 0 { Err(value) } else { Ok(raw) }
+    }
+
+    /// Encodes `value` as this integer, or `None` if it is over
+    /// [`max_value`](Self::max_value).
+    ///
+    /// ```
+    /// let f: lenframe::HeaderFormat = "!I".parse()?;
+    /// assert_eq!(f.encode(5).unwrap().as_ref(), &[0, 0, 0, 5]);
+    /// assert!(f.encode(1 << 32).is_none());
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn encode(&self, value: u64) -> Option<IntBytes> {
+        if value > self.max_value() {
+            return None;
+        }
+        let mut bytes = [0u8; 8];
+        let n = self.size();
+        if self.big {
+            bytes[..n].copy_from_slice(&value.to_be_bytes()[8 - n..]);
+        } else {
+            bytes[..n].copy_from_slice(&value.to_le_bytes()[..n]);
+        }
+        Some(IntBytes {
+            bytes,
+            len: self.size,
+        })
+    }
+}
+
+impl FromStr for HeaderFormat {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<HeaderFormat, Error> {
+        let bad = |reason| Error::BadFormat {
+            format: s.to_owned(),
+            reason,
+        };
+        let mut chars = s.chars().peekable();
+        let order = match chars.peek() {
+            Some('@') => ByteOrder::Native,
+            Some('=') => ByteOrder::NativeStandard,
+            Some('<') => ByteOrder::Little,
+            Some('>') => ByteOrder::Big,
+            Some('!') => ByteOrder::Network,
+            _ => ByteOrder::Native,
+        };
+        if s.starts_with(['@', '=', '<', '>', '!']) {
+            chars.next();
+        }
+        let mut codes = chars.filter(|c| !c.is_ascii_whitespace());
+        let code = codes
+            .next()
+            .ok_or_else(|| bad("no integer format character"))?;
+        if codes.next().is_some() {
+            return Err(bad("expected exactly one integer format character"));
+        }
+        if code.is_ascii_digit() {
+            return Err(bad("repeat counts are not supported"));
+        }
+        match code {
+            'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' => {
+                Ok(HeaderFormat::build(order, code as u8))
+            }
+            '@' | '=' | '<' | '>' | '!' => Err(bad("byte order character must come first")),
+            _ => Err(bad("expected one of b B h H i I l L q Q")),
+        }
+    }
+}
+
+impl fmt::Display for HeaderFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.order.prefix(), char::from(self.code))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LONG: usize = std::mem::size_of::<std::ffi::c_long>();
+
+    /// (format, size, signed, big endian)
+    const TABLE: &[(&str, usize, bool, bool)] = &[
+        ("!I", 4, false, true),
+        ("!i", 4, true, true),
+        (">Q", 8, false, true),
+        (">q", 8, true, true),
+        ("<H", 2, false, false),
+        ("<h", 2, true, false),
+        ("<b", 1, true, false),
+        ("!B", 1, false, true),
+        ("=l", 4, true, cfg!(target_endian = "big")),
+        ("=L", 4, false, cfg!(target_endian = "big")),
+        ("@l", LONG, true, cfg!(target_endian = "big")),
+        ("l", LONG, true, cfg!(target_endian = "big")),
+        ("<l", 4, true, false),
+        ("i", 4, true, cfg!(target_endian = "big")),
+        ("@Q", 8, false, cfg!(target_endian = "big")),
+    ];
+
+    #[test]
+    fn sizes_order_and_sign() {
+        for &(s, size, signed, big) in TABLE {
+            let f: HeaderFormat = s.parse().unwrap();
+            assert_eq!(f.size(), size, "{s}");
+            assert_eq!(f.is_signed(), signed, "{s}");
+            assert_eq!(f.is_big_endian(), big, "{s}");
+            let again: HeaderFormat = f.to_string().parse().unwrap();
+            assert_eq!(again, f, "{s}");
+        }
+    }
+
+    #[test]
+    fn whitespace_is_allowed_like_python() {
+        assert_eq!(
+            "! I ".parse::<HeaderFormat>().unwrap(),
+            HeaderFormat::NETWORK_U32
+        );
+    }
+
+    #[test]
+    fn bad_strings_name_the_problem() {
+        for (s, reason) in [
+            ("", "no integer format character"),
+            ("!", "no integer format character"),
+            ("!II", "expected exactly one integer format character"),
+            ("!x", "expected one of b B h H i I l L q Q"),
+            ("f", "expected one of b B h H i I l L q Q"),
+            ("I!", "expected exactly one integer format character"),
+            ("4I", "expected exactly one integer format character"),
+            ("4", "repeat counts are not supported"),
+            ("!<", "byte order character must come first"),
+        ] {
+            match s.parse::<HeaderFormat>() {
+                Err(Error::BadFormat { format, reason: r }) => {
+                    assert_eq!(format, s);
+                    assert_eq!(r, reason, "{s:?}");
+                }
+                other => panic!("{s:?} gave {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn max_values() {
+        for (s, max) in [
+            ("b", 127),
+            ("B", 255),
+            ("h", 32767),
+            ("H", 65535),
+            ("i", i32::MAX as u64),
+            ("I", u32::MAX as u64),
+            ("q", i64::MAX as u64),
+            ("Q", u64::MAX),
+            ("=l", i32::MAX as u64),
+        ] {
+            assert_eq!(s.parse::<HeaderFormat>().unwrap().max_value(), max, "{s}");
+        }
+    }
+
+    #[test]
+    fn encode_decode_extremes() {
+        for &(s, ..) in TABLE {
+            let f: HeaderFormat = s.parse().unwrap();
+            for v in [0, 1, f.max_value() / 2, f.max_value()] {
+                let b = f.encode(v).unwrap();
+                assert_eq!(b.as_ref().len(), f.size());
+                assert_eq!(f.decode(b.as_ref()), Ok(v), "{s} {v}");
+            }
+            if f.max_value() < u64::MAX {
+                assert!(f.encode(f.max_value() + 1).is_none(), "{s}");
+            }
+        }
+    }
+
+    #[test]
+    fn negative_values() {
+        let f: HeaderFormat = "<i".parse().unwrap();
+        assert_eq!(f.decode(&(-1i32).to_le_bytes()), Err(-1));
+        assert_eq!(f.decode(&i32::MIN.to_le_bytes()), Err(i32::MIN as i64));
+        let f: HeaderFormat = "b".parse().unwrap();
+        assert_eq!(f.decode(&[0x80]), Err(-128));
+        let f: HeaderFormat = ">q".parse().unwrap();
+        assert_eq!(f.decode(&i64::MIN.to_be_bytes()), Err(i64::MIN));
+        // The same bytes unsigned are a large positive length.
+        let f: HeaderFormat = "<I".parse().unwrap();
+        assert_eq!(f.decode(&(-1i32).to_le_bytes()), Ok(u32::MAX as u64));
+    }
+}

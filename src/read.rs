@@ -1,0 +1,381 @@
+//! `FrameReader`: frames from any `std::io::Read`.
+
+use std::io::{self, Read};
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::codec::Codec;
+use crate::decode::FrameDecoder;
+use crate::error::Result;
+
+/// Read size while frames are small; also the initial buffer capacity.
+const READ_CHUNK: usize = 16 * 1024;
+/// A frame that still needs at least this many bytes is read in "large"
+/// mode: straight into the buffer's spare capacity, growing the buffer
+/// geometrically with what arrives (never to what the header claims).
+const LARGE_STEP: usize = 64 * 1024;
+
+/// Reads frames from any [`Read`], buffered: one `read()` call brings in
+/// as many frames as fit in the buffer.
+///
+/// * [`read_frame`](Self::read_frame) returns each frame as an owned,
+///   zero-copy [`Bytes`]; [`read_frame_ref`](Self::read_frame_ref) lends it
+///   as a `&[u8]` with no allocation; the reader is also an [`Iterator`].
+/// * `Interrupted` is retried. `WouldBlock` and `TimedOut` are returned with
+///   every byte read so far kept: the next call resumes exactly where this
+///   one stopped (unlike `read_exact`, which loses them).
+/// * End of stream between frames is a clean `Ok(None)`; inside a header
+///   or payload it is [`Error::Truncated`](crate::Error::Truncated).
+/// * Memory grows with the bytes that arrive, never with what a header
+///   claims: the buffer holds at most max(64 KiB, 2 x bytes received of the
+///   current frame) plus what was already buffered.
+///
+/// # Examples
+///
+/// ```
+/// use lenframe::FrameReader;
+///
+/// let wire: &[u8] = b"\0\0\0\x05hello\0\0\0\x00\0\0\0\x05world";
+/// let mut reader = FrameReader::new(wire);
+/// assert_eq!(reader.read_frame()?.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(reader.read_frame_ref()?, Some(&b""[..]));
+/// let rest: Vec<_> = reader.collect::<Result<_, _>>()?;
+/// assert_eq!(rest, [bytes::Bytes::from_static(b"world")]);
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct FrameReader<R> {
+    inner: R,
+    buf: BytesMut,
+    decoder: FrameDecoder,
+    /// Bytes at the front of `buf` lent out by `read_frame_ref`, dropped on
+    /// the next call.
+    lent: usize,
+    /// Set once iteration must stop (clean end or a fatal error).
+    done: bool,
+}
+
+impl Codec {
+    /// A [`FrameReader`] over `inner` with this configuration.
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::builder().format("B".parse()?).build()?;
+    /// let mut r = codec.new_read(&b"\x01z"[..]);
+    /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"z"[..]));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn new_read<R: Read>(&self, inner: R) -> FrameReader<R> {
+        FrameReader::with_codec(inner, *self)
+    }
+}
+
+impl<R: Read> FrameReader<R> {
+    /// A reader with the default [`Codec`] (`!I`, 8 MiB max).
+    pub fn new(inner: R) -> FrameReader<R> {
+        FrameReader::with_codec(inner, Codec::default())
+    }
+
+    /// A reader with `codec`.
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::new("<H".parse()?);
+    /// let mut r = lenframe::FrameReader::with_codec(&b"\x02\0hi"[..], codec);
+    /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"hi"[..]));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn with_codec(inner: R, codec: Codec) -> FrameReader<R> {
+        FrameReader {
+            inner,
+            buf: BytesMut::with_capacity(READ_CHUNK),
+            decoder: codec.new_decoder(),
+            lent: 0,
+            done: false,
+        }
+    }
+
+    /// The next frame as an owned [`Bytes`] sharing the read buffer's
+    /// memory, or `None` at a clean end of stream.
+    ///
+    /// # Errors
+    ///
+    /// The decoder's errors for a bad header; [`Error::Truncated`] if the
+    /// stream ends inside a frame; [`Error::Io`] for I/O errors, after
+    /// which (for `WouldBlock`/`TimedOut`) the call can simply be made
+    /// again.
+    ///
+    /// [`Error::Truncated`]: crate::Error::Truncated
+    /// [`Error::Io`]: crate::Error::Io
+    pub fn read_frame(&mut self) -> Result<Option<Bytes>> {
+        self.release_lent();
+        loop {
+            if let Some(frame) = self.decoder.decode(&mut self.buf)? {
+                return Ok(Some(frame));
+            }
+            if self.fill()? == 0 {
+                return self.decoder.decode_eof(&mut self.buf);
+            }
+        }
+    }
+
+    /// The next frame borrowed from the read buffer, with no allocation, or
+    /// `None` at a clean end of stream. The frame stays valid until the
+    /// next call on the reader. Errors as [`read_frame`](Self::read_frame).
+    ///
+    /// ```
+    /// let mut r = lenframe::FrameReader::new(&b"\0\0\0\x01a\0\0\0\x01b"[..]);
+    /// let mut seen = Vec::new();
+    /// while let Some(frame) = r.read_frame_ref()? {
+    ///     seen.extend_from_slice(frame);
+    /// }
+    /// assert_eq!(seen, b"ab");
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn read_frame_ref(&mut self) -> Result<Option<&[u8]>> {
+        self.release_lent();
+        loop {
+            let decoded = self.decoder.decode_slice(&self.buf)?;
+            let (consumed, frame_len) = (decoded.consumed, decoded.frame.map(<[u8]>::len));
+            if let Some(len) = frame_len {
+                self.lent = consumed;
+                return Ok(Some(&self.buf[consumed - len..consumed]));
+            }
+            self.buf.advance(consumed);
+            if self.fill()? == 0 {
+                self.decoder.end_of_stream(&self.buf)?;
+                return Ok(None);
+            }
+        }
+    }
+
+    fn release_lent(&mut self) {
+        self.buf.advance(std::mem::take(&mut self.lent));
+    }
+
+    /// Reads once from the inner reader (retrying `Interrupted`), sized by
+    /// what the decoder still needs. Returns 0 at end of stream.
+    fn fill(&mut self) -> io::Result<usize> {
+        let needed = self.decoder.needed(self.buf.len()).max(1);
+        if needed >= LARGE_STEP {
+            self.fill_large(needed)
+        } else {
+            self.fill_small()
+        }
+    }
+
+    /// One `read()` into zeroed spare room of up to [`READ_CHUNK`] bytes
+    /// (more if a frame in progress needs it, up to [`LARGE_STEP`]).
+    fn fill_small(&mut self) -> io::Result<usize> {
+        let len = self.buf.len();
+        if self.buf.capacity() - len < READ_CHUNK / 4 {
+            self.buf.reserve(READ_CHUNK);
+        }
+        let spare = (self.buf.capacity() - len).min(LARGE_STEP);
+        self.buf.resize(len + spare, 0);
+        let result = loop {
+            match self.inner.read(&mut self.buf[len..]) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        let n = *result.as_ref().unwrap_or(&0);
+        self.buf.truncate(len + n);
+        result
+    }
+
+    /// Reads up to one growth step of a large frame straight into spare
+    /// capacity (no zeroing) via `Read::read_to_end` on a `Take`. The buffer
+    /// grows to at most max(64 KiB, 2 x what it holds), capped by `needed`.
+    fn fill_large(&mut self, needed: usize) -> io::Result<usize> {
+        let mut vec: Vec<u8> = std::mem::take(&mut self.buf).into();
+        let len = vec.len();
+        let target = LARGE_STEP.max(2 * len).min(len + needed);
+        if vec.capacity() < target {
+            vec.reserve_exact(target - len);
+        }
+        let step = (vec.capacity() - len).min(needed);
+        let result = (&mut self.inner).take(step as u64).read_to_end(&mut vec);
+        // Zero-copy: a freshly made `Bytes` is unique.
+        self.buf = Bytes::from(vec)
+            .try_into_mut()
+            .unwrap_or_else(|b| BytesMut::from(&b[..]));
+        result
+    }
+
+    /// Gets a reference to the inner reader.
+    pub fn get_ref(&self) -> &R {
+        &self.inner
+    }
+
+    /// Gets a mutable reference to the inner reader. Reading from it
+    /// directly will desynchronise the frames.
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The decoder (and through it, the codec).
+    pub fn decoder(&self) -> &FrameDecoder {
+        &self.decoder
+    }
+
+    /// Bytes read but not yet returned as frames.
+    pub fn buffer(&self) -> &[u8] {
+        &self.buf[self.lent..]
+    }
+
+    /// Unwraps the inner reader; buffered bytes are lost (see
+    /// [`into_parts`](Self::into_parts)).
+    pub fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Unwraps the inner reader and the bytes read but not yet returned as
+    /// frames (they start at a frame boundary unless an oversize frame was
+    /// being skipped).
+    ///
+    /// ```
+    /// let mut r = lenframe::FrameReader::new(&b"\0\0\0\x01a\0\0"[..]);
+    /// r.read_frame()?;
+    /// assert!(r.read_frame().is_err()); // truncated header
+    /// let (_inner, rest) = r.into_parts();
+    /// assert_eq!(&rest[..], b"\0\0");
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn into_parts(mut self) -> (R, BytesMut) {
+        self.release_lent();
+        (self.inner, self.buf)
+    }
+}
+
+impl<R: Read> Iterator for FrameReader<R> {
+    type Item = Result<Bytes>;
+
+    /// The next frame; `None` after a clean end of stream or after an error
+    /// that cannot be resumed from (anything but a retryable I/O error or
+    /// an oversize frame skipped under [`Oversize::Skip`](crate::Oversize)).
+    fn next(&mut self) -> Option<Result<Bytes>> {
+        if self.done {
+            return None;
+        }
+        match self.read_frame() {
+            Ok(Some(frame)) => Some(Ok(frame)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                let skipping =
+                    matches!(e, crate::Error::FrameTooLarge { .. }) && !self.decoder.is_failed();
+                self.done = !(e.is_retryable() || skipping);
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Error;
+
+    /// A reader handing out `chunks` one per call, then the given errors.
+    struct Scripted(Vec<io::Result<Vec<u8>>>);
+
+    impl Read for Scripted {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Ok(0);
+            }
+            match self.0.remove(0) {
+                Ok(mut chunk) => {
+                    let n = chunk.len().min(out.len());
+                    out[..n].copy_from_slice(&chunk[..n]);
+                    if n < chunk.len() {
+                        self.0.insert(0, Ok(chunk.split_off(n)));
+                    }
+                    Ok(n)
+                }
+                Err(e) => Err(e),
+            }
+        }
+    }
+
+    fn kind(k: io::ErrorKind) -> io::Result<Vec<u8>> {
+        Err(io::Error::from(k))
+    }
+
+    #[test]
+    fn would_block_mid_header_and_payload_resumes() {
+        let mut r = FrameReader::new(Scripted(vec![
+            Ok(b"\0\0".to_vec()),
+            kind(io::ErrorKind::WouldBlock),
+            Ok(b"\0\x03a".to_vec()),
+            kind(io::ErrorKind::Interrupted),
+            kind(io::ErrorKind::TimedOut),
+            Ok(b"bc".to_vec()),
+        ]));
+        let e = r.read_frame().unwrap_err();
+        assert!(matches!(&e, Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock));
+        let e = r.read_frame().unwrap_err();
+        assert!(matches!(&e, Error::Io(e) if e.kind() == io::ErrorKind::TimedOut));
+        assert_eq!(r.read_frame().unwrap().as_deref(), Some(&b"abc"[..]));
+        assert_eq!(r.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn eof_inside_frame_is_truncated() {
+        let mut r = FrameReader::new(&b"\0\0\0\x05ab"[..]);
+        assert!(matches!(
+            r.read_frame(),
+            Err(Error::Truncated {
+                part: crate::FramePart::Payload,
+                got: 2,
+                expected: 5
+            })
+        ));
+        let mut r = FrameReader::new(&b"\0\0"[..]);
+        assert!(matches!(
+            r.read_frame_ref(),
+            Err(Error::Truncated {
+                part: crate::FramePart::Header,
+                got: 2,
+                expected: 4
+            })
+        ));
+    }
+
+    #[test]
+    fn large_frame_across_many_reads() {
+        let payload: Vec<u8> = (0..1_000_000u32).map(|i| (i * 7) as u8).collect();
+        let mut wire = Vec::new();
+        Codec::default().encode_to_vec(&payload, &mut wire).unwrap();
+        Codec::default().encode_to_vec(b"tail", &mut wire).unwrap();
+        let chunks = wire.chunks(1500).map(|c| Ok(c.to_vec())).collect();
+        let mut r = FrameReader::new(Scripted(chunks));
+        assert_eq!(r.read_frame().unwrap().as_deref(), Some(&payload[..]));
+        assert_eq!(r.read_frame().unwrap().as_deref(), Some(&b"tail"[..]));
+        assert_eq!(r.read_frame().unwrap(), None);
+    }
+
+    #[test]
+    fn hostile_header_does_not_allocate_claim() {
+        let mut r = FrameReader::new(Scripted(vec![
+            Ok(b"\0\x80\0\0".to_vec()), // 8 MiB
+            Ok(vec![1; 10]),
+            kind(io::ErrorKind::WouldBlock),
+        ]));
+        assert!(r.read_frame().is_err());
+        assert!(r.buf.capacity() <= 64 * 1024, "{}", r.buf.capacity());
+    }
+
+    #[test]
+    fn iterator_stops_after_fatal_error() {
+        let codec = Codec::builder().max_frame_len(1).build().unwrap();
+        let r = FrameReader::with_codec(&b"\0\0\0\x01a\0\0\0\x09"[..], codec);
+        let items: Vec<_> = r.collect();
+        assert_eq!(items.len(), 2);
+        assert!(matches!(
+            items[1],
+            Err(Error::FrameTooLarge { len: 9, max: 1 })
+        ));
+    }
+}
