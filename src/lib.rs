@@ -128,3 +128,8 @@ pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
 pub use read::FrameReader;
 pub use write::FrameWriter;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

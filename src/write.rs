@@ -281,13 +281,11 @@ mod tests {
     impl Write for Stingy {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
             self.calls += 1;
-            if self.block_every > 0 && self.calls % self.block_every == 0 {
+            if self.block_every > 0 && self.calls.is_multiple_of(self.block_every) {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
-            if let Some(limit) = self.fail_after {
-                if self.out.len() >= limit {
-                    return Err(io::ErrorKind::ConnectionReset.into());
-                }
+            if self.fail_after.is_some_and(|limit| self.out.len() >= limit) {
+                return Err(io::ErrorKind::ConnectionReset.into());
             }
             let n = b.len().min(self.max);
             self.out.extend_from_slice(&b[..n]);

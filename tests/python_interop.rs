@@ -70,7 +70,11 @@ fn python_packs_lenframe_decodes() {
         let frames: Vec<Vec<u8>> = FrameReader::with_codec(OneByte(&wire), codec)
             .map(|f| f.unwrap().to_vec())
             .collect();
-        let want: Vec<Vec<u8>> = LENS.iter().enumerate().map(|(i, &n)| payload(i, n)).collect();
+        let want: Vec<Vec<u8>> = LENS
+            .iter()
+            .enumerate()
+            .map(|(i, &n)| payload(i, n))
+            .collect();
         assert_eq!(frames, want, "format {fmt}");
     }
 }
@@ -89,7 +93,11 @@ fn lenframe_encodes_python_unpacks() {
             "{PY_HELPERS}\nfmt = {fmt:?}\ndata = sys.stdin.buffer.read()\nsize = struct.calcsize(fmt)\npos = 0\ni = 0\nwhile pos < len(data):\n    (n,) = struct.unpack(fmt, data[pos:pos + size])\n    pos += size\n    assert data[pos:pos + n] == payload(i, LENS[i]), (i, n)\n    pos += n\n    i += 1\nassert i == len(LENS), i\nprint('ok', i)\n"
         );
         let out = run_python(&script, &wire);
-        assert_eq!(String::from_utf8(out).unwrap().trim(), format!("ok {}", LENS.len()), "{fmt}");
+        assert_eq!(
+            String::from_utf8(out).unwrap().trim(),
+            format!("ok {}", LENS.len()),
+            "{fmt}"
+        );
     }
 }
 
@@ -107,10 +115,20 @@ fn header_sizes_match_python_calcsize() {
     let mut checked = 0;
     for line in out.lines() {
         let mut parts = line.split_whitespace();
-        let (f, size, hex) = (parts.next().unwrap(), parts.next().unwrap(), parts.next().unwrap());
+        let (f, size, hex) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+        );
         let format: lenframe::HeaderFormat = f.parse().unwrap();
         assert_eq!(format.size().to_string(), size, "{f}");
-        let ours: String = format.encode(1).unwrap().as_ref().iter().map(|b| format!("{b:02x}")).collect();
+        let ours: String = format
+            .encode(1)
+            .unwrap()
+            .as_ref()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         assert_eq!(ours, hex, "{f}");
         checked += 1;
     }

@@ -107,7 +107,11 @@ fn truncation_reports_part_and_counts() {
             (FramePart::Payload, cut as u64 - 4, 5)
         };
         match err {
-            Error::Truncated { part, got, expected } => {
+            Error::Truncated {
+                part,
+                got,
+                expected,
+            } => {
                 assert_eq!((part, got, expected), want, "cut {cut}")
             }
             other => panic!("cut {cut}: {other}"),
@@ -135,7 +139,13 @@ fn hostile_headers_keep_memory_bounded() {
     wire.extend_from_slice(&[1; 10]);
     let mut r = FrameReader::new(FaultyReader::new(
         wire,
-        vec![Act::Short(4), Act::Short(10), Act::WouldBlock, Act::WouldBlock, Act::WouldBlock],
+        vec![
+            Act::Short(4),
+            Act::Short(10),
+            Act::WouldBlock,
+            Act::WouldBlock,
+            Act::WouldBlock,
+        ],
     ));
     for _ in 0..3 {
         let e = r.read_frame().unwrap_err();

@@ -65,7 +65,10 @@ fn too_large_payload_writes_nothing() {
     let mut w = codec.new_write(Vec::new());
     w.write_frame(b"ok").unwrap();
     let err = w.write_frame(&[0; 256]).unwrap_err();
-    assert!(matches!(err, Error::FrameTooLarge { len: 256, max: 255 }), "{err}");
+    assert!(
+        matches!(err, Error::FrameTooLarge { len: 256, max: 255 }),
+        "{err}"
+    );
     w.write_frame(b"!").unwrap();
     assert_eq!(w.into_inner().unwrap(), b"\x02ok\x01!");
 }
@@ -99,7 +102,10 @@ impl std::io::Write for Counting {
 #[test]
 fn large_payload_goes_out_in_one_vectored_write() {
     let payload = vec![9u8; 1 << 20];
-    let mut w = FrameWriter::new(Counting { calls: 0, out: Vec::new() });
+    let mut w = FrameWriter::new(Counting {
+        calls: 0,
+        out: Vec::new(),
+    });
     w.write_frame(&payload).unwrap();
     assert_eq!(w.get_ref().calls, 1);
     assert!(w.buffered().is_empty());
@@ -108,7 +114,10 @@ fn large_payload_goes_out_in_one_vectored_write() {
 
 #[test]
 fn small_frames_need_few_writes() {
-    let mut w = FrameWriter::new(Counting { calls: 0, out: Vec::new() });
+    let mut w = FrameWriter::new(Counting {
+        calls: 0,
+        out: Vec::new(),
+    });
     for _ in 0..10_000 {
         w.write_frame(&[1; 16]).unwrap();
     }

@@ -19,7 +19,11 @@ pub fn all_formats() -> Vec<HeaderFormat> {
 
 /// A codec for `format` whose max is at most `max`.
 pub fn codec(format: HeaderFormat, max: usize) -> Codec {
-    Codec::builder().format(format).max_frame_len(max).build().unwrap()
+    Codec::builder()
+        .format(format)
+        .max_frame_len(max)
+        .build()
+        .unwrap()
 }
 
 /// The one-shot encoding of `frames`.
@@ -62,7 +66,11 @@ pub struct FaultyReader {
 impl FaultyReader {
     pub fn new(data: Vec<u8>, script: Vec<Act>) -> Self {
         assert!(!script.is_empty());
-        FaultyReader { data: data.into(), script, call: 0 }
+        FaultyReader {
+            data: data.into(),
+            script,
+            call: 0,
+        }
     }
 }
 
@@ -92,7 +100,11 @@ pub struct FaultyWriter {
 impl FaultyWriter {
     pub fn new(script: Vec<Act>) -> Self {
         assert!(!script.is_empty());
-        FaultyWriter { out: Vec::new(), script, call: 0 }
+        FaultyWriter {
+            out: Vec::new(),
+            script,
+            call: 0,
+        }
     }
 }
 
