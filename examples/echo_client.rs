@@ -21,7 +21,8 @@ use std::thread;
 
 use lenframe::{Codec, Error, HeaderFormat};
 
-const USAGE: &str = "usage: echo_client [--addr HOST:PORT] [--header FMT] [--burst N [--size BYTES]]
+const USAGE: &str =
+    "usage: echo_client [--addr HOST:PORT] [--header FMT] [--burst N [--size BYTES]]
   --addr HOST:PORT   server address (default 127.0.0.1:9000)
   --header FMT       Python struct format of the length header (default !I)
   --burst N          send N frames in one write, check the N echoes, report
@@ -61,7 +62,12 @@ fn parse_args() -> Result<Option<Config>, String> {
     if size > codec.max_frame_len() {
         return Err(format!("--size {size} exceeds what {format} can carry"));
     }
-    Ok(Some(Config { addr, codec, burst, size }))
+    Ok(Some(Config {
+        addr,
+        codec,
+        burst,
+        size,
+    }))
 }
 
 fn main() -> ExitCode {
@@ -99,13 +105,17 @@ fn main() -> ExitCode {
 /// Frame `i` of a burst: `size` bytes that differ from frame to frame.
 fn burst_frame(i: usize, size: usize) -> Vec<u8> {
     let seed = (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    (0..size).map(|j| (seed >> ((j % 8) * 8)) as u8 ^ j as u8).collect()
+    (0..size)
+        .map(|j| (seed >> ((j % 8) * 8)) as u8 ^ j as u8)
+        .collect()
 }
 
 fn burst(stream: TcpStream, config: &Config, n: usize) -> Result<(), Error> {
     let mut wire = Vec::new();
     for i in 0..n {
-        config.codec.encode_to_vec(&burst_frame(i, config.size), &mut wire)?;
+        config
+            .codec
+            .encode_to_vec(&burst_frame(i, config.size), &mut wire)?;
     }
     // Read replies concurrently so a big burst cannot fill both directions.
     let read_half = stream.try_clone()?;
@@ -117,7 +127,10 @@ fn burst(stream: TcpStream, config: &Config, n: usize) -> Result<(), Error> {
             match reader.read_frame() {
                 Ok(Some(frame)) if frame[..] == burst_frame(i, size)[..] => {}
                 Ok(Some(frame)) => {
-                    return Err(format!("frame {i} came back changed ({} bytes)", frame.len()));
+                    return Err(format!(
+                        "frame {i} came back changed ({} bytes)",
+                        frame.len()
+                    ));
                 }
                 Ok(None) => return Err(format!("server closed after {i}/{n} frames")),
                 Err(e) => return Err(format!("after {i}/{n} frames: {e}")),

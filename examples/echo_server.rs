@@ -67,7 +67,9 @@ fn parse_args() -> Result<Option<Config>, String> {
                 max_conns = value()?.parse().map_err(|e| format!("--max-conns: {e}"))?
             }
             "--idle-timeout" => {
-                let secs: f64 = value()?.parse().map_err(|e| format!("--idle-timeout: {e}"))?;
+                let secs: f64 = value()?
+                    .parse()
+                    .map_err(|e| format!("--idle-timeout: {e}"))?;
                 if !(secs > 0.0 && secs.is_finite()) {
                     return Err("--idle-timeout must be a positive number of seconds".into());
                 }
@@ -81,7 +83,12 @@ fn parse_args() -> Result<Option<Config>, String> {
         .max_frame_len(max_frame)
         .build()
         .map_err(|e| e.to_string())?;
-    Ok(Some(Config { addr, codec, max_conns, idle_timeout }))
+    Ok(Some(Config {
+        addr,
+        codec,
+        max_conns,
+        idle_timeout,
+    }))
 }
 
 fn main() -> ExitCode {
@@ -129,7 +136,10 @@ fn serve(listener: TcpListener, config: Arc<Config>) {
             }
         };
         if active.load(Ordering::SeqCst) >= config.max_conns {
-            eprintln!("{peer}: refused, {} connections already open", config.max_conns);
+            eprintln!(
+                "{peer}: refused, {} connections already open",
+                config.max_conns
+            );
             let _ = stream.shutdown(Shutdown::Both);
             continue;
         }
@@ -187,7 +197,9 @@ fn connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> Result<()
         queue.abandon();
         let _ = stream.shutdown(Shutdown::Both);
     }
-    let wrote = writer.join().unwrap_or_else(|_| Err(io::Error::other("writer panicked").into()));
+    let wrote = writer
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("writer panicked").into()));
     if let (Ok(()), Err(e)) = (&result, wrote) {
         eprintln!("{peer}: {e}");
     }

@@ -45,7 +45,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     wait_for(&rx, 15)?;
     let mut buf = [0u8; 1024];
     let n = rx.read(&mut buf)?;
-    println!("   recv(1024) -> {:?}   <- stuck together", String::from_utf8_lossy(&buf[..n]));
+    println!(
+        "   recv(1024) -> {:?}   <- stuck together",
+        String::from_utf8_lossy(&buf[..n])
+    );
 
     println!("2. with lenframe: the same three messages");
     let (tx, rx) = pair()?;
@@ -76,6 +79,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let frame = reader.read_frame()?.expect("one frame");
     sender.join().expect("sender")?;
     let intact = frame.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
-    println!("   with lenframe: read_frame() -> {} bytes, intact: {intact}", frame.len());
+    println!(
+        "   with lenframe: read_frame() -> {} bytes, intact: {intact}",
+        frame.len()
+    );
     Ok(())
 }

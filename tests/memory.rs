@@ -77,7 +77,11 @@ impl Read for Stalling {
 fn stalled_reader(header: &[u8], codec: Codec) -> FrameReader<Stalling> {
     let mut data = [0x55; 32];
     data[..header.len()].copy_from_slice(header);
-    let source = Stalling { data, pos: 0, len: header.len() + 10 };
+    let source = Stalling {
+        data,
+        pos: 0,
+        len: header.len() + 10,
+    };
     let mut r = codec.new_read(source);
     let err = r.read_frame().unwrap_err();
     assert!(err.is_retryable(), "{err}");
@@ -103,8 +107,11 @@ fn thousand_stalled_readers_hold_at_most_64m() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let codec = Codec::default();
     let header = (codec.max_frame_len() as u32).to_be_bytes();
-    let (readers, live, _) =
-        measure(|| (0..1000).map(|_| stalled_reader(&header, codec)).collect::<Vec<_>>());
+    let (readers, live, _) = measure(|| {
+        (0..1000)
+            .map(|_| stalled_reader(&header, codec))
+            .collect::<Vec<_>>()
+    });
     eprintln!("1000 stalled readers: live {live} B");
     assert!(live <= 64 * 1024 * 1024, "live {live}");
     assert_eq!(readers.len(), 1000);
@@ -113,7 +120,10 @@ fn thousand_stalled_readers_hold_at_most_64m() {
 #[test]
 fn u32_max_limit_and_huge_header_still_bounded() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let codec = Codec::builder().max_frame_len(u32::MAX as usize).build().unwrap();
+    let codec = Codec::builder()
+        .max_frame_len(u32::MAX as usize)
+        .build()
+        .unwrap();
     let (reader, live, peak) = measure(|| stalled_reader(&0xFFFF_FFF0u32.to_be_bytes(), codec));
     eprintln!("0xFFFFFFF0 header: live {live} B, peak {peak} B");
     assert!(live <= KIB64, "live {live}");
