@@ -88,16 +88,34 @@ struct Bench {
 }
 
 impl Bench {
+    /// `LENFRAME_BENCH=substring` runs only the matching scenarios.
+    fn wants(&self, label: &str) -> bool {
+        std::env::var("LENFRAME_BENCH").map_or(true, |f| label.contains(&f))
+    }
+
     /// Runs `f` `reps` times, checks its digest against `want`, returns the
     /// median seconds and allocations per frame.
     fn time(&self, name: &str, want: Digest, mut f: impl FnMut() -> Digest) -> Measured {
+        self.time_with_setup(name, want, || (), |_| f())
+    }
+
+    /// Like `time`, with an untimed `setup` before each run.
+    fn time_with_setup<S>(
+        &self,
+        name: &str,
+        want: Digest,
+        mut setup: impl FnMut() -> S,
+        mut f: impl FnMut(&mut S) -> Digest,
+    ) -> Measured {
         let mut times = Vec::new();
         let mut allocs = 0;
         for _ in 0..self.reps {
+            let mut input = setup();
             let a0 = ALLOCS.load(Ordering::Relaxed);
             let t = Instant::now();
-            let got = black_box(f());
+            let got = black_box(f(&mut input));
             times.push(t.elapsed().as_secs_f64());
+            drop(input); // freeing the input is not part of the measurement
             allocs = ALLOCS.load(Ordering::Relaxed) - a0;
             assert_eq!(got, want, "{name} decoded the wrong frames");
         }
@@ -129,7 +147,7 @@ impl Bench {
             "/memcpy"
         };
         for (k, v) in ratios(&results).into_iter().chain(extra.iter().cloned()) {
-            if k.ends_with("/tokio-util") || k.ends_with(limit) || k.ends_with("/raw-tcp") {
+            if k.ends_with("/tokio-util") || k.ends_with(limit) || k.contains("/raw-tcp") {
                 let _ = write!(line, " | {k} {v:.2}");
             }
         }
@@ -188,16 +206,18 @@ fn tokio_codec(format: HeaderFormat) -> LengthDelimitedCodec {
 
 // ---------------------------------------------------------------- decoders
 
+fn lenframe_bytes_whole(codec: &Codec, buf: &mut BytesMut) -> Digest {
+    let mut dec = codec.new_decoder();
+    let mut d = Digest::default();
+    while let Some(f) = dec.decode(buf).unwrap() {
+        d.add(&f);
+    }
+    d
+}
+
 fn lenframe_bytes(codec: &Codec, wire: &[u8], chunk: usize) -> Digest {
     let mut dec = codec.new_decoder();
     let mut d = Digest::default();
-    if chunk >= wire.len() {
-        let mut buf = BytesMut::from(wire);
-        while let Some(f) = dec.decode(&mut buf).unwrap() {
-            d.add(&f);
-        }
-        return d;
-    }
     let mut buf = BytesMut::with_capacity(64 * 1024);
     for piece in wire.chunks(chunk) {
         buf.extend_from_slice(piece);
@@ -249,16 +269,18 @@ fn lenframe_reader(codec: &Codec, wire: &[u8], borrowed: bool) -> Digest {
     d
 }
 
+fn tokio_decode_whole(format: HeaderFormat, buf: &mut BytesMut) -> Digest {
+    let mut codec = tokio_codec(format);
+    let mut d = Digest::default();
+    while let Some(f) = codec.decode(buf).unwrap() {
+        d.add(&f);
+    }
+    d
+}
+
 fn tokio_decode(format: HeaderFormat, wire: &[u8], chunk: usize) -> Digest {
     let mut codec = tokio_codec(format);
     let mut d = Digest::default();
-    if chunk >= wire.len() {
-        let mut buf = BytesMut::from(wire);
-        while let Some(f) = codec.decode(&mut buf).unwrap() {
-            d.add(&f);
-        }
-        return d;
-    }
     let mut buf = BytesMut::with_capacity(64 * 1024);
     for piece in wire.chunks(chunk) {
         buf.extend_from_slice(piece);
@@ -307,15 +329,30 @@ fn walker(format: HeaderFormat, wire: &[u8]) -> Digest {
     d
 }
 
+/// The copy limit: every frame copied once, like a reader must, into a
+/// reused buffer of one frame (so source and destination sit in the same
+/// cache regime as a reader's).
 fn memcpy(wire: &[u8], dst: &mut [u8], want: Digest) -> Digest {
-    dst.copy_from_slice(wire);
-    black_box(&dst);
+    for piece in wire.chunks(dst.len()) {
+        dst[..piece.len()].copy_from_slice(piece);
+        black_box(&mut *dst);
+    }
     want
+}
+
+/// Bytes each memcpy step copies: one frame, at least 64 KiB.
+fn copy_unit(frames: u64, bytes: usize) -> usize {
+    (bytes / frames.max(1) as usize)
+        .max(64 * 1024)
+        .min(bytes.max(1))
 }
 
 // ---------------------------------------------------------------- scenarios
 
 fn decode_scenario(b: &mut Bench, label: &str, fmt: &str, n: usize, size: usize, chunk: usize) {
+    if !b.wants(label) {
+        return;
+    }
     let format: HeaderFormat = fmt.parse().unwrap();
     let codec = Codec::builder()
         .format(format)
@@ -324,14 +361,19 @@ fn decode_scenario(b: &mut Bench, label: &str, fmt: &str, n: usize, size: usize,
         .unwrap();
     let (wire, want) = make_stream(&codec, n, size);
     let whole = chunk >= wire.len();
-    let mut results = vec![
-        b.time("lenframe-bytes", want, || {
+    let mut results = if whole {
+        let setup = || BytesMut::from(&wire[..]);
+        vec![b.time_with_setup("lenframe-bytes", want, setup, |buf| {
+            lenframe_bytes_whole(&codec, buf)
+        })]
+    } else {
+        vec![b.time("lenframe-bytes", want, || {
             lenframe_bytes(&codec, &wire, chunk)
-        }),
-        b.time("lenframe-slice", want, || {
-            lenframe_slices(&codec, &wire, chunk)
-        }),
-    ];
+        })]
+    };
+    results.push(b.time("lenframe-slice", want, || {
+        lenframe_slices(&codec, &wire, chunk)
+    }));
     if whole {
         results.push(b.time("lenframe-reader", want, || {
             lenframe_reader(&codec, &wire, false)
@@ -340,13 +382,20 @@ fn decode_scenario(b: &mut Bench, label: &str, fmt: &str, n: usize, size: usize,
             lenframe_reader(&codec, &wire, true)
         }));
     }
-    results.push(b.time("tokio-util", want, || tokio_decode(format, &wire, chunk)));
+    if whole {
+        let setup = || BytesMut::from(&wire[..]);
+        results.push(b.time_with_setup("tokio-util", want, setup, |buf| {
+            tokio_decode_whole(format, buf)
+        }));
+    } else {
+        results.push(b.time("tokio-util", want, || tokio_decode(format, &wire, chunk)));
+    }
     if fmt == "!I" && whole {
         results.push(b.time("seed-idiom", want, || seed_idiom(&wire)));
     }
     if whole {
         results.push(b.time("walker", want, || walker(format, &wire)));
-        let mut dst = vec![0u8; wire.len()];
+        let mut dst = vec![0u8; copy_unit(want.frames, wire.len())];
         results.push(b.time("memcpy", want, || memcpy(&wire, &mut dst, want)));
     }
     b.report(label, want, results, Vec::new());
@@ -388,7 +437,7 @@ fn encode_scenario(b: &mut Bench, n: usize, size: usize) {
         }
         digest_of(&out)
     });
-    let mut dst = vec![0u8; wire.len()];
+    let mut dst = vec![0u8; copy_unit(want.frames, wire.len())];
     let limit = b.time("memcpy", want, || memcpy(&wire, &mut dst, want));
     b.report(
         &format!("encode {n} x {size} B !I"),
@@ -627,9 +676,8 @@ fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
     for _ in 0..n {
         want.add(&payload);
     }
-    let p = payload.clone();
-    let raw = b.time("raw-tcp", want, || {
-        let sent = p.clone();
+    let raw_run = || {
+        let sent = payload.clone();
         over_tcp(
             move |mut s| {
                 for _ in 0..n {
@@ -639,7 +687,6 @@ fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
             |mut s| {
                 let mut buf = vec![0u8; chunk];
                 let mut total_read = 0;
-                let mut d = Digest::default();
                 // Unframed: count bytes, then report in frame-size units.
                 loop {
                     let k = s.read(&mut buf).unwrap();
@@ -649,16 +696,12 @@ fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
                     total_read += k;
                 }
                 assert_eq!(total_read, n * chunk);
-                for _ in 0..n {
-                    d.add(&p);
-                }
-                d
+                want
             },
         )
-    });
-    let p = payload.clone();
-    let framed = b.time("lenframe", want, || {
-        let p = p.clone();
+    };
+    let framed_run = || {
+        let p = payload.clone();
         over_tcp(
             move |s| {
                 let mut w = FrameWriter::new(s);
@@ -676,12 +719,41 @@ fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
                 d
             },
         )
-    });
+    };
+    // Loopback is noisy: alternate the two in pairs and take medians,
+    // including the median of the per-pair ratios.
+    let pairs = if b.quick { 1 } else { 9 };
+    let (mut raw_t, mut framed_t, mut paired) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let t = Instant::now();
+        assert_eq!(raw_run(), want);
+        let r = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        assert_eq!(framed_run(), want, "framed loopback lost frames");
+        let f = t.elapsed().as_secs_f64();
+        raw_t.push(r);
+        framed_t.push(f);
+        paired.push(r / f);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let raw = Measured {
+        name: "raw-tcp".into(),
+        secs: median(&mut raw_t),
+        allocs_per_frame: 0.0,
+    };
+    let framed = Measured {
+        name: "lenframe".into(),
+        secs: median(&mut framed_t),
+        allocs_per_frame: 0.0,
+    };
     b.report(
         &format!("loopback {n} x 64 KiB"),
         want,
         vec![framed, raw],
-        Vec::new(),
+        vec![("lenframe/raw-tcp paired median".into(), median(&mut paired))],
     );
 
     let p16 = frame_payload(5, 16);
@@ -809,9 +881,9 @@ fn write_json(b: &Bench) -> io::Result<std::path::PathBuf> {
                 v
             );
         }
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "}}}}{}\n",
+            "}}}}{}",
             if i + 1 < b.scenarios.len() { "," } else { "" }
         );
     }
@@ -882,11 +954,17 @@ fn main() {
         1 << 20,
         1500,
     );
-    encode_scenario(&mut b, k(1_000_000, 2_000), 16);
-    encode_large_scenario(&mut b, k(256, 2));
-    call_count_scenario(&mut b, k(1_000_000, 2_000));
-    alloc_scenario(&mut b, k(1_000_000, 2_000));
-    loopback_scenarios(&mut b, k(1 << 30, 4 << 20), k(2_000_000, 5_000));
+    if b.wants("encode") {
+        encode_scenario(&mut b, k(1_000_000, 2_000), 16);
+        encode_large_scenario(&mut b, k(256, 2));
+    }
+    if b.wants("calls") {
+        call_count_scenario(&mut b, k(1_000_000, 2_000));
+        alloc_scenario(&mut b, k(1_000_000, 2_000));
+    }
+    if b.wants("loopback") {
+        loopback_scenarios(&mut b, k(1 << 30, 4 << 20), k(2_000_000, 5_000));
+    }
     match write_json(&b) {
         Ok(path) => println!("results written to {}", path.display()),
         Err(e) => eprintln!("could not write the JSON results: {e}"),

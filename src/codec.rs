@@ -78,6 +78,10 @@ pub struct Codec {
     pub(crate) adjustment: i64,
     pub(crate) max_frame_len: usize,
     pub(crate) oversize: Oversize,
+    /// Valid header values are `raw_lo ..= raw_lo + raw_span`: one compare
+    /// on the hot path covers negative, too large and adjustment underflow.
+    pub(crate) raw_lo: u64,
+    pub(crate) raw_span: u64,
 }
 
 impl Default for Codec {
@@ -104,6 +108,8 @@ impl Codec {
             adjustment: 0,
             max_frame_len: max,
             oversize: Oversize::Error,
+            raw_lo: 0,
+            raw_span: max as u64,
         }
     }
 
@@ -150,8 +156,27 @@ impl Codec {
     /// The payload length a header region announces, checked against the
     /// limits. `header` must hold at least [`header_len`](Self::header_len)
     /// bytes.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn payload_len(&self, header: &[u8]) -> Result<u64, Fault> {
+        let raw = self.format.decode_raw(&header[self.offset..]);
+        if raw.wrapping_sub(self.raw_lo) <= self.raw_span {
+            // In range, so the wrapping subtraction is exact.
+            return Ok(raw.wrapping_sub(self.adjustment as u64));
+        }
+        Err(self.header_fault(header))
+    }
+
+    /// Why a header value is out of range.
+    #[cold]
+    fn header_fault(&self, header: &[u8]) -> Fault {
+        match self.checked_payload_len(header) {
+            Err(fault) => fault,
+            Ok(len) => unreachable!("header value for {len} bytes is in range"),
+        }
+    }
+
+    /// The slow, step-by-step check behind `payload_len`.
+    fn checked_payload_len(&self, header: &[u8]) -> Result<u64, Fault> {
         let value = self
             .format
             .decode(&header[self.offset..])
@@ -341,7 +366,19 @@ impl CodecBuilder {
         let wanted = self.max_frame_len.unwrap_or(DEFAULT_MAX_FRAME_LEN);
         let in_memory = (usize::MAX - header_len) as u128;
         let max = (wanted as u128).min(expressible as u128).min(in_memory) as usize;
+        // Header values that decode to a payload of 0..=max bytes.
+        let raw_lo = i128::from(adjustment).max(0);
+        let raw_hi =
+            (max as i128 + i128::from(adjustment)).min(i128::from(self.format.max_value()));
+        if raw_hi < raw_lo {
+            return Err(Error::BadConfig(format!(
+                "max_frame_len {max} is below the smallest payload length adjustment {adjustment} allows ({})",
+                -adjustment
+            )));
+        }
         Ok(Codec {
+            raw_lo: raw_lo as u64,
+            raw_span: (raw_hi - raw_lo) as u64,
             format: self.format,
             offset: self.offset,
             header_len,
@@ -460,5 +497,47 @@ mod tests {
         );
         let c = Codec::builder().length_adjustment(-2).build().unwrap();
         assert_eq!(c.payload_len(&[0, 0, 0, 3]), Ok(5));
+        assert_eq!(c.payload_len(&[0, 0, 0, 0]), Ok(2));
+        assert!(matches!(
+            Codec::builder()
+                .length_adjustment(-2)
+                .max_frame_len(1)
+                .build(),
+            Err(Error::BadConfig(_))
+        ));
+    }
+
+    #[test]
+    fn fast_range_check_agrees_with_slow_path() {
+        for f in ["b", "B", "<h", "!I", "i", "q", "Q"] {
+            for adj in [-3i64, 0, 2] {
+                for max in [0usize, 1, 5, 300] {
+                    let Ok(c) = Codec::builder()
+                        .format(fmt(f))
+                        .length_adjustment(adj)
+                        .max_frame_len(max)
+                        .build()
+                    else {
+                        continue;
+                    };
+                    let size = c.format().size();
+                    let mut values: Vec<u64> = (0..10).collect();
+                    values.extend([c.format().max_value(), u64::MAX >> (64 - 8 * size)]);
+                    values.extend([300, 301, 302, 303]);
+                    for raw in values {
+                        let bytes = raw.to_be_bytes();
+                        let mut header = bytes[8 - size..].to_vec();
+                        if !c.format().is_big_endian() {
+                            header.reverse();
+                        }
+                        assert_eq!(
+                            c.payload_len(&header),
+                            c.checked_payload_len(&header),
+                            "{f} adj {adj} max {max} raw {raw}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -130,65 +130,80 @@ impl FrameDecoder {
         self.state == State::Head
     }
 
-    #[inline]
+    /// One step over `buf`. The hot path (between frames, a whole frame
+    /// buffered) never touches `self.state`.
+    #[inline(always)]
     fn step(&mut self, buf: &[u8]) -> Result<Step, Fault> {
-        loop {
-            match self.state {
-                State::Head => {
-                    if buf.len() < self.codec.header_len {
-                        return Ok(Step::Need);
-                    }
-                    match self.codec.payload_len(buf) {
-                        // Fits usize: max_frame_len <= usize::MAX - header_len.
-                        Ok(len) => {
-                            self.state = State::Body {
-                                end: self.codec.header_len + len as usize,
-                            }
-                        }
-                        Err(Fault::TooLarge { len, max })
-                            if self.codec.oversize == Oversize::Skip =>
-                        {
-                            let remaining = self.codec.header_len as u128 + u128::from(len);
-                            self.state = State::Skip {
-                                remaining,
-                                payload: len,
-                            };
-                            return Err(Fault::TooLarge { len, max });
-                        }
-                        Err(fault) => {
-                            self.state = State::Failed(fault);
-                            return Err(fault);
-                        }
-                    }
+        if self.state != State::Head {
+            return self.step_in_frame(buf);
+        }
+        let header_len = self.codec.header_len;
+        if buf.len() < header_len {
+            return Ok(Step::Need);
+        }
+        let end = match self.codec.payload_len(buf) {
+            // Fits usize: max_frame_len <= usize::MAX - header_len.
+            Ok(len) => header_len + len as usize,
+            Err(fault) => return Err(self.bad_header(fault)),
+        };
+        if buf.len() >= end {
+            return Ok(Step::Frame {
+                start: self.codec.num_skip,
+                end,
+            });
+        }
+        self.state = State::Body { end };
+        Ok(Step::Need)
+    }
+
+    /// A bad header: under `Oversize::Skip` an oversize frame starts a
+    /// discard, anything else fails the decoder.
+    #[cold]
+    fn bad_header(&mut self, fault: Fault) -> Fault {
+        self.state = match fault {
+            Fault::TooLarge { len, .. } if self.codec.oversize == Oversize::Skip => {
+                let remaining = self.codec.header_len as u128 + u128::from(len);
+                State::Skip {
+                    remaining,
+                    payload: len,
                 }
-                State::Body { end } => {
-                    if buf.len() < end {
-                        return Ok(Step::Need);
-                    }
-                    self.state = State::Head;
-                    return Ok(Step::Frame {
-                        start: self.codec.num_skip,
-                        end,
-                    });
-                }
-                State::Skip { remaining, payload } => {
-                    if buf.is_empty() {
-                        return Ok(Step::Need);
-                    }
-                    let n = remaining.min(buf.len() as u128);
-                    let left = remaining - n;
-                    self.state = if left == 0 {
-                        State::Head
-                    } else {
-                        State::Skip {
-                            remaining: left,
-                            payload,
-                        }
-                    };
-                    return Ok(Step::Discard(n as usize));
-                }
-                State::Failed(fault) => return Err(fault),
             }
+            _ => State::Failed(fault),
+        };
+        fault
+    }
+
+    /// The step for every state but `Head`.
+    fn step_in_frame(&mut self, buf: &[u8]) -> Result<Step, Fault> {
+        match self.state {
+            State::Head => self.step(buf),
+            State::Body { end } => {
+                if buf.len() < end {
+                    return Ok(Step::Need);
+                }
+                self.state = State::Head;
+                Ok(Step::Frame {
+                    start: self.codec.num_skip,
+                    end,
+                })
+            }
+            State::Skip { remaining, payload } => {
+                if buf.is_empty() {
+                    return Ok(Step::Need);
+                }
+                let n = remaining.min(buf.len() as u128);
+                let left = remaining - n;
+                self.state = if left == 0 {
+                    State::Head
+                } else {
+                    State::Skip {
+                        remaining: left,
+                        payload,
+                    }
+                };
+                Ok(Step::Discard(n as usize))
+            }
+            State::Failed(fault) => Err(fault),
         }
     }
 
@@ -410,20 +425,22 @@ impl<'a> Iterator for SliceFrames<'_, 'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
-            return None;
-        }
-        match self.decoder.decode_slice(&self.src[self.pos..]) {
-            Ok(d) => {
-                self.pos += d.consumed;
-                self.done = d.frame.is_none();
-                d.frame.map(Ok)
+        while !self.done {
+            let rest = &self.src[self.pos..];
+            match self.decoder.step(rest) {
+                Ok(Step::Frame { start, end }) => {
+                    self.pos += end;
+                    return Some(Ok(&rest[start..end]));
+                }
+                Ok(Step::Discard(n)) => self.pos += n,
+                Ok(Step::Need) => self.done = true,
+                Err(fault) => {
+                    self.done = true;
+                    return Some(Err(fault.into()));
+                }
             }
-            Err(e) => {
-                self.done = true;
-                Some(Err(e))
-            }
         }
+        None
     }
 }
 

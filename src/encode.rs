@@ -4,6 +4,7 @@ use bytes::{BufMut, BytesMut};
 
 use crate::codec::{Codec, MAX_HEADER_LEN};
 use crate::error::{Error, Result};
+use crate::format::IntBytes;
 
 /// The header region for one frame, on the stack; from [`Codec::header`].
 /// Dereferences to its bytes.
@@ -52,26 +53,40 @@ impl Codec {
     /// ```
     #[inline]
     pub fn header(&self, payload_len: usize) -> Result<Header> {
-        if payload_len > self.max_frame_len {
-            return Err(Error::FrameTooLarge {
-                len: payload_len as u64,
-                max: self.max_frame_len as u64,
-            });
-        }
-        let value = i128::from(payload_len as u64) + i128::from(self.adjustment);
-        let field = u64::try_from(value)
-            .ok()
-            .and_then(|v| self.format.encode(v))
-            .ok_or(Error::AdjustmentOverflow {
-                value: payload_len as u64,
-                adjustment: self.adjustment,
-            })?;
+        let field = self.length_field(payload_len)?;
         let mut bytes = [0u8; MAX_HEADER_LEN];
         bytes[self.offset..self.header_len].copy_from_slice(field.as_ref());
         Ok(Header {
             bytes,
             len: self.header_len as u8,
         })
+    }
+
+    /// The length field's bytes for a payload of `payload_len` bytes.
+    #[inline(always)]
+    fn length_field(&self, payload_len: usize) -> Result<IntBytes> {
+        let value = (payload_len as u64).wrapping_add(self.adjustment as u64);
+        // The same range as decoding accepts; it also catches a negative
+        // adjustment that would make the value negative.
+        if payload_len > self.max_frame_len || value.wrapping_sub(self.raw_lo) > self.raw_span {
+            return Err(self.unencodable(payload_len));
+        }
+        Ok(self.format.encode_in_range(value))
+    }
+
+    #[cold]
+    fn unencodable(&self, payload_len: usize) -> Error {
+        if payload_len > self.max_frame_len {
+            Error::FrameTooLarge {
+                len: payload_len as u64,
+                max: self.max_frame_len as u64,
+            }
+        } else {
+            Error::AdjustmentOverflow {
+                value: payload_len as u64,
+                adjustment: self.adjustment,
+            }
+        }
     }
 
     /// Appends one frame (header + `payload`) to `dst`. On error nothing is
@@ -89,9 +104,14 @@ impl Codec {
     /// ```
     #[inline]
     pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
-        let header = self.header(payload.len())?;
-        dst.reserve(header.len() + payload.len());
-        dst.put_slice(&header);
+        let field = self.length_field(payload.len())?;
+        // Room for a whole 8-byte word: writing it and trimming is one
+        // fixed-size store instead of a variable-length copy.
+        dst.reserve(self.header_len + 8 + payload.len());
+        dst.put_bytes(0, self.offset);
+        let len = dst.len();
+        dst.put_slice(field.word());
+        dst.truncate(len + field.as_ref().len());
         dst.put_slice(payload);
         Ok(())
     }
@@ -112,9 +132,12 @@ impl Codec {
     /// ```
     #[inline]
     pub fn encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
-        let header = self.header(payload.len())?;
-        dst.reserve(header.len() + payload.len());
-        dst.extend_from_slice(&header);
+        let field = self.length_field(payload.len())?;
+        dst.reserve(self.header_len + 8 + payload.len());
+        dst.resize(dst.len() + self.offset, 0);
+        let len = dst.len();
+        dst.extend_from_slice(field.word());
+        dst.truncate(len + field.as_ref().len());
         dst.extend_from_slice(payload);
         Ok(())
     }

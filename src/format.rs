@@ -94,6 +94,14 @@ pub struct IntBytes {
     len: u8,
 }
 
+impl IntBytes {
+    /// All 8 bytes: the integer's bytes first, then zeros.
+    #[inline(always)]
+    pub(crate) fn word(&self) -> &[u8; 8] {
+        &self.bytes
+    }
+}
+
 impl AsRef<[u8]> for IntBytes {
     fn as_ref(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
@@ -217,8 +225,31 @@ impl HeaderFormat {
     /// ```
     #[inline]
     pub fn decode(&self, bytes: &[u8]) -> Result<u64, i64> {
+        let raw = self.decode_raw(bytes);
+        if !self.signed {
+            return Ok(raw);
+        }
+        let shift = 64 - 8 * u32::from(self.size);
+        let value = ((raw << shift) as i64) >> shift;
+        if value < 0 { Err(value) } else { Ok(raw) }
+    }
+
+    /// The integer's bits, zero-extended (a negative signed value comes
+    /// back above [`max_value`](Self::max_value)).
+    #[inline(always)]
+    pub(crate) fn decode_raw(&self, bytes: &[u8]) -> u64 {
         use byteorder::{BigEndian, ByteOrder as _, LittleEndian};
-        let raw = match (self.size, self.big) {
+        // Fast path: with 8 bytes at hand, one load and a shift or mask
+        // serves every width (no dispatch on the size).
+        if let Some(word) = bytes.first_chunk::<8>() {
+            let bits = 8 * u32::from(self.size);
+            return if self.big {
+                u64::from_be_bytes(*word) >> (64 - bits)
+            } else {
+                u64::from_le_bytes(*word) & (u64::MAX >> (64 - bits))
+            };
+        }
+        match (self.size, self.big) {
             (1, _) => u64::from(bytes[0]),
             (2, true) => u64::from(BigEndian::read_u16(bytes)),
             (2, false) => u64::from(LittleEndian::read_u16(bytes)),
@@ -226,13 +257,7 @@ impl HeaderFormat {
             (4, false) => u64::from(LittleEndian::read_u32(bytes)),
             (_, true) => BigEndian::read_u64(bytes),
             (_, false) => LittleEndian::read_u64(bytes),
-        };
-        if !self.signed {
-            return Ok(raw);
         }
-        let shift = 64 - 8 * u32::from(self.size);
-        let value = ((raw << shift) as i64) >> shift;
-        if value < 0 { Err(value) } else { Ok(raw) }
     }
 
     /// Encodes `value` as this integer, or `None` if it is over
@@ -246,20 +271,22 @@ impl HeaderFormat {
     /// ```
     #[inline]
     pub fn encode(&self, value: u64) -> Option<IntBytes> {
-        if value > self.max_value() {
-            return None;
-        }
-        let mut bytes = [0u8; 8];
-        let n = self.size();
-        if self.big {
-            bytes[..n].copy_from_slice(&value.to_be_bytes()[8 - n..]);
+        (value <= self.max_value()).then(|| self.encode_in_range(value))
+    }
+
+    /// Encodes a value known to be at most [`max_value`](Self::max_value).
+    #[inline(always)]
+    pub(crate) fn encode_in_range(&self, value: u64) -> IntBytes {
+        let bytes = if self.big {
+            // Shift the value to the front so the first `size` bytes hold it.
+            (value << (64 - 8 * u32::from(self.size))).to_be_bytes()
         } else {
-            bytes[..n].copy_from_slice(&value.to_le_bytes()[..n]);
-        }
-        Some(IntBytes {
+            value.to_le_bytes()
+        };
+        IntBytes {
             bytes,
             len: self.size,
-        })
+        }
     }
 }
 

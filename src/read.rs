@@ -10,10 +10,13 @@ use crate::error::Result;
 
 /// Read size while frames are small; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
-/// A frame that still needs at least this many bytes is read in "large"
-/// mode: straight into the buffer's spare capacity, growing the buffer
-/// geometrically with what arrives (never to what the header claims).
+/// Growth step of the buffer for a large frame: it grows to at most
+/// max(`LARGE_STEP`, 2 x what it holds), never to what the header claims.
 const LARGE_STEP: usize = 64 * 1024;
+/// A frame that still needs at least this many bytes is read "direct":
+/// exactly the missing bytes, straight into spare capacity (no zeroing).
+/// Blocking until they arrive is fine: nothing can be returned before.
+const DIRECT_MIN: usize = 4 * 1024;
 
 /// Reads frames from any [`Read`], buffered: one `read()` call brings in
 /// as many frames as fit in the buffer.
@@ -155,21 +158,23 @@ impl<R: Read> FrameReader<R> {
     /// what the decoder still needs. Returns 0 at end of stream.
     fn fill(&mut self) -> io::Result<usize> {
         let needed = self.decoder.needed(self.buf.len()).max(1);
-        if needed >= LARGE_STEP {
+        if needed >= DIRECT_MIN {
             self.fill_large(needed)
         } else {
-            self.fill_small()
+            self.fill_small(needed)
         }
     }
 
-    /// One `read()` into zeroed spare room of up to [`READ_CHUNK`] bytes
-    /// (more if a frame in progress needs it, up to [`LARGE_STEP`]).
-    fn fill_small(&mut self) -> io::Result<usize> {
+    /// One `read()` into zeroed spare room: at least [`READ_CHUNK`] bytes,
+    /// more (up to [`LARGE_STEP`]) if the frame in progress needs it.
+    fn fill_small(&mut self, needed: usize) -> io::Result<usize> {
         let len = self.buf.len();
-        if self.buf.capacity() - len < READ_CHUNK / 4 {
-            self.buf.reserve(READ_CHUNK);
+        let want = needed.clamp(READ_CHUNK, LARGE_STEP);
+        if self.buf.capacity() - len < want.min(READ_CHUNK / 4).max(needed) {
+            self.buf.reserve(want);
         }
-        let spare = (self.buf.capacity() - len).min(LARGE_STEP);
+        // Zero (and offer to the reader) only what this read wants.
+        let spare = (self.buf.capacity() - len).min(want);
         self.buf.resize(len + spare, 0);
         let result = loop {
             match self.inner.read(&mut self.buf[len..]) {

@@ -116,16 +116,18 @@ impl<W: Write> FrameWriter<W> {
         if self.poisoned {
             return Err(Error::WriterPoisoned);
         }
-        let header = self.codec.header(payload.len())?;
-        let total = header.len() + payload.len();
+        let total = self.codec.header_len() + payload.len();
         if self.buf.len() + total > self.capacity {
+            if payload.len() > self.codec.max_frame_len() {
+                // Refuse before flushing anything.
+                self.codec.header(payload.len())?;
+            }
             self.flush_buf()?;
         }
         if total <= self.capacity {
-            self.buf.extend_from_slice(&header);
-            self.buf.extend_from_slice(payload);
-            return Ok(());
+            return self.codec.encode_to_vec(payload, &mut self.buf);
         }
+        let header = self.codec.header(payload.len())?;
         self.write_direct(&header, payload)
     }
 
