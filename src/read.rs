@@ -10,6 +10,8 @@ use crate::error::Result;
 
 /// Read size while frames are small; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
+/// Read size at the start of a frame when the frames are large.
+const SMALL_READ: usize = 1024;
 /// Growth step of the buffer for a large frame: it grows to at most
 /// max(`LARGE_STEP`, 2 x what it holds), never to what the header claims.
 const LARGE_STEP: usize = 64 * 1024;
@@ -54,6 +56,10 @@ pub struct FrameReader<R> {
     /// Bytes at the front of `buf` lent out by `read_frame_ref`, dropped on
     /// the next call.
     lent: usize,
+    /// The last frame was large (>= `DIRECT_MIN`): the next is likely large
+    /// too, so the read at its start stays small and the payload goes
+    /// direct, instead of being zeroed and moved.
+    large_frames: bool,
     /// Set once iteration must stop (clean end or a fatal error).
     done: bool,
 }
@@ -92,6 +98,7 @@ impl<R: Read> FrameReader<R> {
             buf: BytesMut::with_capacity(READ_CHUNK),
             decoder: codec.new_decoder(),
             lent: 0,
+            large_frames: false,
             done: false,
         }
     }
@@ -112,6 +119,7 @@ impl<R: Read> FrameReader<R> {
         self.release_lent();
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
+                self.large_frames = frame.len() >= DIRECT_MIN;
                 return Ok(Some(frame));
             }
             if self.fill()? == 0 {
@@ -140,6 +148,7 @@ impl<R: Read> FrameReader<R> {
             let (consumed, frame_len) = (decoded.consumed, decoded.frame.map(<[u8]>::len));
             if let Some(len) = frame_len {
                 self.lent = consumed;
+                self.large_frames = len >= DIRECT_MIN;
                 return Ok(Some(&self.buf[consumed - len..consumed]));
             }
             self.buf.advance(consumed);
@@ -158,6 +167,12 @@ impl<R: Read> FrameReader<R> {
     /// what the decoder still needs. Returns 0 at end of stream.
     fn fill(&mut self) -> io::Result<usize> {
         let needed = self.decoder.needed(self.buf.len()).max(1);
+        if self.buf.is_empty() {
+            // Start again at the front of the allocation when nothing is
+            // buffered (free if no frame still shares it), so a direct read
+            // that follows has no bytes to move.
+            let _reclaimed = self.buf.try_reclaim(READ_CHUNK);
+        }
         if needed >= DIRECT_MIN {
             self.fill_large(needed)
         } else {
@@ -169,7 +184,12 @@ impl<R: Read> FrameReader<R> {
     /// more (up to [`LARGE_STEP`]) if the frame in progress needs it.
     fn fill_small(&mut self, needed: usize) -> io::Result<usize> {
         let len = self.buf.len();
-        let want = needed.clamp(READ_CHUNK, LARGE_STEP);
+        let floor = if self.large_frames {
+            SMALL_READ
+        } else {
+            READ_CHUNK
+        };
+        let want = needed.clamp(floor, LARGE_STEP);
         if self.buf.capacity() - len < want.min(READ_CHUNK / 4).max(needed) {
             self.buf.reserve(want);
         }
