@@ -81,6 +81,14 @@
 //! With the Python seeds' `struct.pack('i', len(data))` (native `int`), use
 //! `Codec::new("i".parse()?)` and [`Codec::new_read`] / [`Codec::new_write`].
 //!
+//! # Feature `tokio`
+//!
+//! Off by default. Adds [`FrameCodec`] (shown only when the feature is on),
+//! a `tokio_util::codec::Decoder` + `Encoder` that drives the same
+//! [`FrameDecoder`], so `FramedRead`/`FramedWrite`/`Framed` over a tokio
+//! `TcpStream` follow exactly the blocking adapters' rules, limits and
+//! errors, and grow their buffer lazily.
+//!
 //! # Limits and errors
 //!
 //! * A header over [`Codec::max_frame_len`] is [`Error::FrameTooLarge`];
@@ -119,6 +127,8 @@ mod encode;
 mod error;
 mod format;
 mod read;
+#[cfg(feature = "tokio")]
+mod tokio;
 mod write;
 
 pub use codec::{Codec, CodecBuilder, DEFAULT_MAX_FRAME_LEN, MAX_HEADER_LEN, Oversize};
@@ -127,6 +137,8 @@ pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
 pub use read::FrameReader;
+#[cfg(feature = "tokio")]
+pub use tokio::FrameCodec;
 pub use write::FrameWriter;
 
 /// The README's examples, compiled and run as doctests.

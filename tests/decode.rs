@@ -57,7 +57,7 @@ fn decode_slices(codec: Codec, wire: &[u8], chunks: &[usize]) -> Vec<Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 8 } else { 256 }))]
+    #![proptest_config(ProptestConfig::with_cases(if cfg!(miri) { 2 } else { 256 }))]
 
     /// (1) Round trip for every format, random payloads including empty.
     #[test]

@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::Ordering;
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread;
@@ -113,8 +114,10 @@ impl Server {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let text = self.stderr.lock().unwrap().clone();
-            if text.contains(needle) {
-                return text;
+            // Only whole lines count: the pipe may deliver half a line.
+            let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+            if complete.contains(needle) {
+                return complete.to_owned();
             }
             assert!(
                 Instant::now() < deadline,
@@ -598,4 +601,200 @@ fn udp_echo_on_same_port() {
         assert_eq!(from, server.addr);
         assert_eq!(&buf[..n], &payload[..], "size {size}");
     }
+}
+
+/// Resident memory of a process, from /proc (Linux).
+fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
+/// Open file descriptors of a process, from /proc (Linux).
+fn fd_count(pid: u32) -> Option<usize> {
+    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
+}
+
+#[test]
+fn thousand_stalled_max_headers_keep_rss_bounded() {
+    let mut n = 1000;
+    if let Some(limit) = open_file_limit() {
+        n = n.min(limit.saturating_sub(64) / 2);
+    }
+    let server = Server::start(&[]);
+    let pid = server.child.id();
+    let mut hostile = Vec::new();
+    for _ in 0..n {
+        let s = server.connect();
+        // Declares the maximum (8 MiB), sends 10 bytes of it, then stalls.
+        (&s).write_all(&[0, 0x80, 0, 0]).unwrap();
+        (&s).write_all(&[7; 10]).unwrap();
+        hostile.push(s);
+    }
+    server.assert_serves();
+    thread::sleep(Duration::from_millis(300));
+    server.assert_serves();
+    if let Some(rss) = rss_bytes(pid) {
+        eprintln!(
+            "echo_server RSS with {n} stalled max-size headers: {} MB",
+            rss / 1_000_000
+        );
+        assert!(rss < 200_000_000, "RSS {rss}");
+    }
+    drop(hostile);
+}
+
+#[test]
+fn connections_over_the_limit_are_refused_politely() {
+    let server = Server::start(&["--max-conns", "2"]);
+    let a = server.connect();
+    let b = server.connect();
+    for s in [&a, &b] {
+        let mut w = FrameWriter::new(s);
+        w.write_frame(b"x").unwrap();
+        w.flush().unwrap();
+        assert_eq!(
+            FrameReader::new(s).read_frame().unwrap().as_deref(),
+            Some(&b"x"[..])
+        );
+    }
+    let c = server.connect();
+    let peer = c.local_addr().unwrap().to_string();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        (&c).read(&mut buf).unwrap_or(0),
+        0,
+        "refused connection is closed"
+    );
+    let text = server.wait_stderr(&peer);
+    assert!(text.contains("refused"), "{text}");
+    drop((a, b));
+}
+
+/// Bounded soak of echo_server on loopback: well-behaved clients (burst,
+/// pipelined, interactive-sized), hostile clients (oversize, negative,
+/// garbage, reset mid-frame, stall) and reconnect churn, for SOAK_SECS
+/// seconds (default 60). Run with
+/// `cargo test --release --test examples -- --ignored soak --nocapture`.
+#[test]
+#[ignore = "soak: runs for SOAK_SECS (default 60) seconds"]
+fn soak() {
+    let secs: u64 = std::env::var("SOAK_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(60);
+    let server = Server::start(&["--header", "i", "--idle-timeout", "2"]);
+    let pid = server.child.id();
+    let codec = Codec::new("i".parse::<HeaderFormat>().unwrap());
+    thread::sleep(Duration::from_millis(200));
+    let fd_base = fd_count(pid).unwrap_or(0);
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let addr = server.addr;
+    let good_frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let hostile_conns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut workers = Vec::new();
+    for kind in 0..6u32 {
+        let (good, bad) = (Arc::clone(&good_frames), Arc::clone(&hostile_conns));
+        workers.push(thread::spawn(move || {
+            let mut round = 0u32;
+            while Instant::now() < deadline {
+                round += 1;
+                let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
+                s.set_read_timeout(Some(TIMEOUT)).unwrap();
+                match kind {
+                    // Well-behaved: burst, pipelined, interactive-sized.
+                    0..=2 => {
+                        let (count, size) = [(2000, 16), (200, 20_000), (20, 300)][kind as usize];
+                        let mut w = codec.new_write(&s);
+                        let mut r = codec.new_read(s.try_clone().unwrap());
+                        let payload = move |i: usize| vec![(i as u32 ^ round) as u8; size];
+                        if kind == 2 {
+                            for i in 0..count {
+                                w.write_frame(&payload(i)).unwrap();
+                                w.flush().unwrap();
+                                assert_eq!(r.read_frame().unwrap().unwrap(), payload(i));
+                            }
+                        } else {
+                            let reader = thread::spawn(move || {
+                                for i in 0..count {
+                                    assert_eq!(r.read_frame().unwrap().unwrap(), payload(i));
+                                }
+                            });
+                            for i in 0..count {
+                                w.write_frame(&payload(i)).unwrap();
+                            }
+                            w.flush().unwrap();
+                            reader.join().expect("echoes intact");
+                        }
+                        good.fetch_add(count as u64, Ordering::Relaxed);
+                    }
+                    // Hostile: oversize / negative / garbage, then EOF.
+                    3 => {
+                        let bytes: [&[u8]; 3] = [
+                            &i32::MAX.to_ne_bytes(),
+                            &(-7i32).to_ne_bytes(),
+                            b"\xde\xad\xbe\xefjunk",
+                        ];
+                        let _ = (&s).write_all(bytes[round as usize % 3]);
+                        let _ = (&s).read(&mut [0u8; 16]);
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Hostile: reset mid-frame (unread echo data + close = RST).
+                    4 => {
+                        let mut wire = Vec::new();
+                        codec.encode_to_vec(b"echo", &mut wire).unwrap();
+                        wire.extend_from_slice(&100i32.to_ne_bytes());
+                        let _ = (&s).write_all(&wire);
+                        thread::sleep(Duration::from_millis(5));
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // Hostile: stall mid-header until the idle timeout.
+                    _ => {
+                        let _ = (&s).write_all(&[1, 0]);
+                        let _ = (&s).read(&mut [0u8; 1]); // closed by the server
+                        bad.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    let mut rss_samples = Vec::new();
+    while Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(500));
+        if let Some(rss) = rss_bytes(pid) {
+            rss_samples.push(rss);
+        }
+    }
+    for w in workers {
+        w.join().expect("a well-behaved client saw a bad echo");
+    }
+    assert!(server.is_running(), "server died");
+    server.assert_serves_with(codec);
+    // Let the server close what the clients left behind.
+    let mut fds = usize::MAX;
+    for _ in 0..50 {
+        fds = fd_count(pid).unwrap_or(0);
+        if fds <= fd_base {
+            break;
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+    let plateau = rss_samples.get(rss_samples.len() / 2).copied().unwrap_or(0);
+    let end = rss_bytes(pid).unwrap_or(0);
+    println!(
+        "soak {secs}s: {} good frames echoed intact, {} hostile connections, 0 server crashes, \
+         rss plateau {} KB end {} KB, fds {fds} (baseline {fd_base})",
+        good_frames.load(Ordering::Relaxed),
+        hostile_conns.load(Ordering::Relaxed),
+        plateau / 1024,
+        end / 1024
+    );
+    assert!(
+        end as f64 <= plateau as f64 * 1.10 + 1_000_000.0,
+        "rss grew: {plateau} -> {end}"
+    );
+    assert!(
+        fds <= fd_base,
+        "file descriptors leaked: {fd_base} -> {fds}"
+    );
 }
