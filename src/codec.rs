@@ -153,6 +153,54 @@ impl Codec {
         self.oversize
     }
 
+    /// This configuration with another maximum payload length (clamped to
+    /// what the header can express, as in [`CodecBuilder::max_frame_len`]).
+    /// Streamed frames use it: they may be far larger than what is buffered.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadConfig`] as for [`CodecBuilder::build`].
+    ///
+    /// ```
+    /// let big = lenframe::Codec::default().with_max_frame_len(usize::MAX)?;
+    /// assert_eq!(big.max_frame_len(), u32::MAX as usize);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn with_max_frame_len(&self, max: usize) -> Result<Codec> {
+        CodecBuilder {
+            format: self.format,
+            offset: self.offset,
+            num_skip: Some(self.num_skip),
+            adjustment: self.adjustment,
+            includes_header: false,
+            max_frame_len: Some(max),
+            oversize: self.oversize,
+        }
+        .build()
+    }
+
+    /// The payload length announced by the header at the front of `buf`,
+    /// checked against the limits; `Ok(None)` if `buf` is shorter than
+    /// [`header_len`](Self::header_len). The same check the decoder makes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FrameTooLarge`], [`Error::NegativeLength`],
+    /// [`Error::AdjustmentOverflow`].
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::default();
+    /// assert_eq!(codec.payload_len_of(b"\0\0\x01\0rest")?, Some(256));
+    /// assert_eq!(codec.payload_len_of(b"\0\0")?, None);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn payload_len_of(&self, buf: &[u8]) -> Result<Option<u64>> {
+        if buf.len() < self.header_len {
+            return Ok(None);
+        }
+        self.payload_len(buf).map(Some).map_err(Error::from)
+    }
+
     /// The payload length a header region announces, checked against the
     /// limits. `header` must hold at least [`header_len`](Self::header_len)
     /// bytes.

@@ -125,6 +125,14 @@ impl FrameDecoder {
         matches!(self.state, State::Failed(_))
     }
 
+    /// Forgets a parsed-but-incomplete frame, so its header (still at the
+    /// front of the caller's buffer) can be read another way (streaming).
+    pub(crate) fn restart_frame(&mut self) {
+        if let State::Body { .. } = self.state {
+            self.state = State::Head;
+        }
+    }
+
     /// True between frames: no header, payload or discard is in progress.
     pub fn is_at_boundary(&self) -> bool {
         self.state == State::Head

@@ -101,6 +101,16 @@ pub enum Error {
     /// writer refuses further frames rather than emit a misaligned stream.
     #[error("writer failed earlier and refuses further frames")]
     WriterPoisoned,
+    /// A streamed frame was dropped before its end and the rest of it could
+    /// not be drained, so the reader no longer knows where the next frame
+    /// starts; it refuses further frames.
+    #[error(
+        "a streamed frame was dropped with {remaining} bytes undrained; the stream is no longer aligned"
+    )]
+    Misaligned {
+        /// Payload bytes of the streamed frame that were never read.
+        remaining: u64,
+    },
     /// An I/O error from the underlying reader or writer.
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),

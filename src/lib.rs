@@ -127,6 +127,7 @@ mod encode;
 mod error;
 mod format;
 mod read;
+mod stream;
 #[cfg(feature = "tokio")]
 mod tokio;
 mod write;
@@ -137,6 +138,7 @@ pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
 pub use read::FrameReader;
+pub use stream::PayloadReader;
 #[cfg(feature = "tokio")]
 pub use tokio::FrameCodec;
 pub use write::FrameWriter;

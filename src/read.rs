@@ -50,9 +50,9 @@ const DIRECT_MIN: usize = 4 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct FrameReader<R> {
-    inner: R,
-    buf: BytesMut,
-    decoder: FrameDecoder,
+    pub(crate) inner: R,
+    pub(crate) buf: BytesMut,
+    pub(crate) decoder: FrameDecoder,
     /// Bytes at the front of `buf` lent out by `read_frame_ref`, dropped on
     /// the next call.
     lent: usize,
@@ -62,6 +62,9 @@ pub struct FrameReader<R> {
     large_frames: bool,
     /// Set once iteration must stop (clean end or a fatal error).
     done: bool,
+    /// Set when a streamed frame was dropped and could not be drained:
+    /// the payload bytes left unread.
+    pub(crate) misaligned: Option<u64>,
 }
 
 impl Codec {
@@ -99,6 +102,7 @@ impl<R: Read> FrameReader<R> {
             decoder: codec.new_decoder(),
             lent: 0,
             large_frames: false,
+            misaligned: None,
             done: false,
         }
     }
@@ -116,7 +120,7 @@ impl<R: Read> FrameReader<R> {
     /// [`Error::Truncated`]: crate::Error::Truncated
     /// [`Error::Io`]: crate::Error::Io
     pub fn read_frame(&mut self) -> Result<Option<Bytes>> {
-        self.release_lent();
+        self.release_lent()?;
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 self.large_frames = frame.len() >= DIRECT_MIN;
@@ -142,7 +146,7 @@ impl<R: Read> FrameReader<R> {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn read_frame_ref(&mut self) -> Result<Option<&[u8]>> {
-        self.release_lent();
+        self.release_lent()?;
         loop {
             let decoded = self.decoder.decode_slice(&self.buf)?;
             let (consumed, frame_len) = (decoded.consumed, decoded.frame.map(<[u8]>::len));
@@ -159,13 +163,19 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
-    fn release_lent(&mut self) {
+    /// Drops the frame lent out last; refuses to go on if a streamed frame
+    /// left the stream misaligned.
+    pub(crate) fn release_lent(&mut self) -> Result<()> {
         self.buf.advance(std::mem::take(&mut self.lent));
+        match self.misaligned {
+            Some(remaining) => Err(crate::Error::Misaligned { remaining }),
+            None => Ok(()),
+        }
     }
 
     /// Reads once from the inner reader (retrying `Interrupted`), sized by
     /// what the decoder still needs. Returns 0 at end of stream.
-    fn fill(&mut self) -> io::Result<usize> {
+    pub(crate) fn fill(&mut self) -> io::Result<usize> {
         let needed = self.decoder.needed(self.buf.len()).max(1);
         if self.buf.is_empty() {
             // Start again at the front of the allocation when nothing is
@@ -266,7 +276,7 @@ impl<R: Read> FrameReader<R> {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn into_parts(mut self) -> (R, BytesMut) {
-        self.release_lent();
+        let _misaligned = self.release_lent();
         (self.inner, self.buf)
     }
 }

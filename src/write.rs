@@ -42,13 +42,13 @@ const DEFAULT_CAPACITY: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct FrameWriter<W: Write> {
     /// `None` only inside `into_inner`/`into_parts`, so `Drop` can tell.
-    inner: Option<W>,
+    pub(crate) inner: Option<W>,
     codec: Codec,
     /// Bytes accepted but not yet written: `buf[written..]`.
     buf: Vec<u8>,
     written: usize,
     capacity: usize,
-    poisoned: bool,
+    pub(crate) poisoned: bool,
 }
 
 impl Codec {
@@ -159,13 +159,13 @@ impl<W: Write> FrameWriter<W> {
         Ok(())
     }
 
-    fn poison(&mut self, e: io::Error) -> Error {
+    pub(crate) fn poison(&mut self, e: io::Error) -> Error {
         self.poisoned = true;
         Error::Io(e)
     }
 
     /// Writes out the buffered bytes, keeping what could not be written.
-    fn flush_buf(&mut self) -> Result<()> {
+    pub(crate) fn flush_buf(&mut self) -> Result<()> {
         if self.poisoned {
             return Err(Error::WriterPoisoned);
         }

@@ -184,3 +184,38 @@ fn skip_one_gib_frame_with_bounded_memory() {
     eprintln!("skip 1 GiB: peak {peak} B, live after {live} B");
     assert!(peak <= 256 * 1024, "peak {peak}");
 }
+
+#[test]
+fn one_gib_frame_streams_through_a_socket_in_bounded_memory() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const GIB: u64 = 1 << 30;
+    let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
+    let ((), _live, peak) = measure(|| {
+        let sender = std::thread::spawn(move || {
+            let mut w = lenframe::FrameWriter::new(a);
+            let mut source = io::repeat(0x5A).take(GIB);
+            w.write_frame_from(GIB, &mut source).unwrap();
+            w.write_frame(b"after").unwrap();
+            w.flush().unwrap();
+        });
+        let mut r = FrameReader::new(b);
+        let mut payload = r.read_frame_stream(usize::MAX).unwrap().unwrap();
+        assert_eq!(payload.len(), GIB);
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut total = 0u64;
+        loop {
+            let n = payload.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            assert!(buf[..n].iter().all(|&x| x == 0x5A));
+            total += n as u64;
+        }
+        assert_eq!(total, GIB);
+        drop(payload);
+        assert_eq!(r.read_frame().unwrap().as_deref(), Some(&b"after"[..]));
+        sender.join().unwrap();
+    });
+    eprintln!("1 GiB streamed frame: peak {peak} B");
+    assert!(peak < 16 * 1024 * 1024, "peak {peak}");
+}

@@ -1,0 +1,220 @@
+//! Streaming frames too large to buffer: a frame's payload as a bounded
+//! `Read`, and a frame written from any `Read` of known length.
+
+use std::io::{self, Read, Write};
+
+use bytes::Buf;
+
+use crate::error::{Error, FramePart, Result};
+use crate::read::FrameReader;
+use crate::write::FrameWriter;
+
+/// Copy buffer of streamed writes and drains.
+const CHUNK: usize = 64 * 1024;
+
+impl<R: Read> FrameReader<R> {
+    /// The next frame's payload as a [`Read`] that yields exactly the
+    /// declared bytes and then end of file, instead of a buffer: a 4 GiB
+    /// frame passes through a few KiB of memory. `Ok(None)` at a clean end
+    /// of stream.
+    ///
+    /// `max_len` limits streamed frames separately from
+    /// [`Codec::max_frame_len`](crate::Codec::max_frame_len) (which limits
+    /// buffered ones); it is clamped to what the header can express.
+    ///
+    /// Dropping the [`PayloadReader`] part-way drains the rest of the frame
+    /// (reading and discarding it), so the reader stays aligned on the next
+    /// frame. If draining fails (I/O error, `WouldBlock`, end of stream),
+    /// every later call returns [`Error::Misaligned`].
+    ///
+    /// # Errors
+    ///
+    /// The header errors of [`read_frame`](Self::read_frame) (with
+    /// `max_len` as the limit); [`Error::Truncated`] if the stream ends in
+    /// the header; I/O errors (retryable ones can be retried). Reading the
+    /// payload returns an `UnexpectedEof` I/O error if the stream ends
+    /// inside it.
+    ///
+    /// ```
+    /// use std::io::Read;
+    /// let mut r = lenframe::FrameReader::new(&b"\0\0\0\x05hello\0\0\0\x01!"[..]);
+    /// let mut payload = r.read_frame_stream(1 << 40)?.unwrap();
+    /// let mut first = [0u8; 2];
+    /// payload.read_exact(&mut first)?;
+    /// assert_eq!(&first, b"he");
+    /// drop(payload); // drains "llo"
+    /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"!"[..]));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn read_frame_stream(&mut self, max_len: usize) -> Result<Option<PayloadReader<'_, R>>> {
+        self.release_lent()?;
+        self.decoder.restart_frame();
+        let codec = self.decoder.codec().with_max_frame_len(max_len)?;
+        loop {
+            if let Some(len) = codec.payload_len_of(&self.buf)? {
+                self.buf.advance(codec.header_len());
+                return Ok(Some(PayloadReader {
+                    reader: self,
+                    remaining: len,
+                    len,
+                }));
+            }
+            if self.fill()? == 0 {
+                return self.decoder.end_of_stream(&self.buf).map(|()| None);
+            }
+        }
+    }
+}
+
+/// One frame's payload as a bounded [`Read`], from
+/// [`FrameReader::read_frame_stream`]. Yields exactly the declared bytes,
+/// then end of file; dropping it drains what is left.
+#[derive(Debug)]
+pub struct PayloadReader<'a, R: Read> {
+    reader: &'a mut FrameReader<R>,
+    remaining: u64,
+    len: u64,
+}
+
+impl<R: Read> PayloadReader<'_, R> {
+    /// The payload length the header declared.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// True for an empty payload.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Payload bytes not yet read.
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+}
+
+impl<R: Read> Read for PayloadReader<'_, R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.remaining == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        let want = (out.len() as u64).min(self.remaining) as usize;
+        let buffered = &mut self.reader.buf;
+        let n = if !buffered.is_empty() {
+            let n = want.min(buffered.len());
+            out[..n].copy_from_slice(&buffered[..n]);
+            buffered.advance(n);
+            n
+        } else {
+            let n = loop {
+                match self.reader.inner.read(&mut out[..want]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            if n == 0 {
+                return Err(Error::Truncated {
+                    part: FramePart::Payload,
+                    got: self.len - self.remaining,
+                    expected: self.len,
+                }
+                .into());
+            }
+            n
+        };
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
+impl<R: Read> Drop for PayloadReader<'_, R> {
+    fn drop(&mut self) {
+        let mut sink = [0u8; 8192];
+        while self.remaining > 0 {
+            match self.read(&mut sink) {
+                Ok(n) if n > 0 => {}
+                _ => {
+                    self.reader.misaligned = Some(self.remaining);
+                    return;
+                }
+            }
+        }
+    }
+}
+
+impl<W: Write> FrameWriter<W> {
+    /// Writes one frame of `len` payload bytes taken from `source` (a file,
+    /// a socket, ...) in bounded memory: buffered frames are flushed, then
+    /// the header and the payload go out in 64 KiB pieces. Streamed frames
+    /// are limited only by what the header can express (the receiver sets
+    /// its own limit), not by [`Codec::max_frame_len`](crate::Codec::max_frame_len).
+    ///
+    /// Meant for blocking writers: any error of the inner writer
+    /// (`WouldBlock` included) part-way leaves a partial frame on the wire,
+    /// so the writer then refuses further frames. If `source` ends before
+    /// `len` bytes, or has more than `len`, the error says so and the writer
+    /// refuses further frames too (on early end the stream is cut short).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::FrameTooLarge`] if the header cannot express `len` (nothing
+    /// written); [`Error::Io`] with `UnexpectedEof` (source too short) or
+    /// `InvalidInput` (source too long), or from either side's I/O;
+    /// [`Error::WriterPoisoned`] after an earlier failure.
+    ///
+    /// ```
+    /// let mut w = lenframe::FrameWriter::new(Vec::new());
+    /// let mut file: &[u8] = b"contents";
+    /// w.write_frame_from(8, &mut file)?;
+    /// assert_eq!(w.into_inner()?, b"\0\0\0\x08contents");
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn write_frame_from<S: Read>(&mut self, len: u64, source: &mut S) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::WriterPoisoned);
+        }
+        let stream_codec = self.codec().with_max_frame_len(usize::MAX)?;
+        let header = stream_codec.header(usize::try_from(len).unwrap_or(usize::MAX))?;
+        self.flush_buf()?;
+        let result = self.copy_frame(&header, len, source);
+        if result.is_err() {
+            self.poisoned = true;
+        }
+        result
+    }
+
+    fn copy_frame<S: Read>(&mut self, header: &[u8], len: u64, source: &mut S) -> Result<()> {
+        let inner = self.inner.as_mut().expect("present");
+        inner.write_all(header)?;
+        let mut chunk = vec![0u8; CHUNK.min(len as usize).max(1)];
+        let mut left = len;
+        while left > 0 {
+            let want = (chunk.len() as u64).min(left) as usize;
+            let n = match source.read(&mut chunk[..want]) {
+                Ok(0) => {
+                    let msg = format!("source ended after {} of {len} bytes", len - left);
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, msg).into());
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            };
+            inner.write_all(&chunk[..n])?;
+            left -= n as u64;
+        }
+        // The frame is complete and aligned; a longer source is still a
+        // caller error worth reporting.
+        let mut probe = [0u8; 1];
+        loop {
+            match source.read(&mut probe) {
+                Ok(0) => return Ok(()),
+                Ok(_) => {
+                    let msg = format!("source is longer than the declared {len} bytes");
+                    return Err(io::Error::new(io::ErrorKind::InvalidInput, msg).into());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+}
