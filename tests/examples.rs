@@ -798,3 +798,111 @@ fn soak() {
         "file descriptors leaked: {fd_base} -> {fds}"
     );
 }
+
+/// Starts `file_transfer recv DIR --once` on port 0; returns it and its port.
+fn start_receiver(dir: &std::path::Path) -> (Child, u16) {
+    let mut child = Command::new(example("file_transfer"))
+        .args([
+            "recv",
+            dir.to_str().unwrap(),
+            "--addr",
+            "127.0.0.1:0",
+            "--once",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let port = line
+        .trim()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse()
+        .expect("listening line");
+    (child, port)
+}
+
+fn wait_child(mut child: Child) -> std::process::ExitStatus {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("receiver did not exit");
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("lenframe-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn file_transfer_moves_a_file_intact() {
+    let src_dir = temp_dir("ft-src");
+    let dst_dir = temp_dir("ft-dst");
+    let content: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let src = src_dir.join("data.bin");
+    std::fs::write(&src, &content).unwrap();
+    let (receiver, port) = start_receiver(&dst_dir);
+    let mut cmd = Command::new(example("file_transfer"));
+    cmd.args([
+        "send",
+        src.to_str().unwrap(),
+        "--addr",
+        &format!("127.0.0.1:{port}"),
+    ]);
+    let out = run_with_timeout(cmd, b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(wait_child(receiver).success());
+    assert_eq!(std::fs::read(dst_dir.join("data.bin")).unwrap(), content);
+    let _ = std::fs::remove_dir_all(&src_dir);
+    let _ = std::fs::remove_dir_all(&dst_dir);
+}
+
+#[test]
+fn file_transfer_refuses_path_traversal() {
+    let root = temp_dir("ft-trav");
+    let dst_dir = root.join("inbox");
+    std::fs::create_dir_all(&dst_dir).unwrap();
+    for evil in ["../escaped.txt", "/tmp/absolute.txt", "a/b.txt", "..", ""] {
+        let (receiver, port) = start_receiver(&dst_dir);
+        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let codec = Codec::new("!Q".parse().unwrap());
+        let mut w = codec.new_write(&s);
+        let mut meta = 5u64.to_be_bytes().to_vec();
+        meta.extend_from_slice(evil.as_bytes());
+        w.write_frame(&meta).unwrap();
+        w.write_frame(b"pwned").unwrap();
+        w.flush().unwrap();
+        let answer = codec.new_read(&s).read_frame().unwrap().unwrap();
+        assert!(
+            answer.starts_with(b"error: refusing file name"),
+            "{evil:?}: {answer:?}"
+        );
+        assert!(!wait_child(receiver).success(), "{evil:?}");
+    }
+    assert!(!root.join("escaped.txt").exists());
+    assert!(!std::path::Path::new("/tmp/absolute.txt").exists());
+    let left: Vec<_> = std::fs::read_dir(&dst_dir).unwrap().collect();
+    assert!(left.is_empty(), "receiver wrote {left:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
