@@ -21,6 +21,9 @@ use std::thread;
 
 use lenframe::{Codec, Error, HeaderFormat};
 
+#[path = "common/cli.rs"]
+mod cli;
+
 const USAGE: &str =
     "usage: echo_client [--addr HOST:PORT] [--header FMT] [--burst N [--size BYTES]]
   --addr HOST:PORT   server address (default 127.0.0.1:9000)
@@ -35,52 +38,42 @@ struct Config {
     size: usize,
 }
 
-fn parse_args() -> Result<Option<Config>, String> {
-    let mut addr = "127.0.0.1:9000".to_owned();
-    let mut format = HeaderFormat::default();
-    let mut burst = None;
-    let mut size = 32;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
+fn parse_args() -> Result<Config, ExitCode> {
+    cli::parse_cli("echo_client", USAGE, |flags| {
+        let mut addr = "127.0.0.1:9000".to_owned();
+        let mut format = HeaderFormat::default();
+        let mut burst = None;
+        let mut size = 32;
+        while let Some(flag) = flags.next_flag() {
+            match flag.as_str() {
+                "--addr" => addr = flags.value(&flag)?,
+                "--header" => format = flags.value(&flag)?,
+                "--burst" => burst = Some(flags.value(&flag)?),
+                "--size" => size = flags.value(&flag)?,
+                other => return Err(cli::unknown(other)),
+            }
         }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--addr" => addr = value()?,
-            "--header" => format = value()?.parse().map_err(|e: Error| e.to_string())?,
-            "--burst" => burst = Some(value()?.parse().map_err(|e| format!("--burst: {e}"))?),
-            "--size" => size = value()?.parse().map_err(|e| format!("--size: {e}"))?,
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
+        let codec = Codec::builder()
+            .format(format)
+            .max_frame_len(usize::MAX)
+            .build()
+            .map_err(|e| e.to_string())?;
+        if size > codec.max_frame_len() {
+            return Err(format!("--size {size} exceeds what {format} can carry"));
         }
-    }
-    let codec = Codec::builder()
-        .format(format)
-        .max_frame_len(usize::MAX)
-        .build()
-        .map_err(|e| e.to_string())?;
-    if size > codec.max_frame_len() {
-        return Err(format!("--size {size} exceeds what {format} can carry"));
-    }
-    Ok(Some(Config {
-        addr,
-        codec,
-        burst,
-        size,
-    }))
+        Ok(Config {
+            addr,
+            codec,
+            burst,
+            size,
+        })
+    })
 }
 
 fn main() -> ExitCode {
     let config = match parse_args() {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("echo_client: {e}");
-            return ExitCode::from(2);
-        }
+        Ok(c) => c,
+        Err(exit) => return exit,
     };
     let stream = match TcpStream::connect(&config.addr) {
         Ok(s) => s,

@@ -23,85 +23,21 @@ use std::thread;
 use std::time::Duration;
 
 use bytes::Bytes;
-use lenframe::{Codec, Error, HeaderFormat};
+use cli::ServerConfig as Config;
+use lenframe::{Codec, Error};
 
-const USAGE: &str = "usage: echo_server [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] \
-[--max-conns N] [--idle-timeout SECS]
-  --addr HOST:PORT      address for TCP and UDP (default 127.0.0.1:9000; port 0 picks one)
-  --header FMT          Python struct format of the length header (default !I)
-  --max-frame BYTES     largest payload accepted (default 8388608)
-  --max-conns N         concurrent TCP connections served; more are refused (default 4096)
-  --idle-timeout SECS   close a peer that stalls this long in the middle of a frame";
+#[path = "common/cli.rs"]
+mod cli;
 
 /// Bytes of echoes a connection may have queued before its reader waits.
 const QUEUE_BUDGET: usize = 4 * 1024 * 1024;
 /// Stack size of connection threads: they hold little on the stack.
 const STACK: usize = 128 * 1024;
 
-struct Config {
-    addr: String,
-    codec: Codec,
-    max_conns: usize,
-    idle_timeout: Option<Duration>,
-}
-
-fn parse_args() -> Result<Option<Config>, String> {
-    let mut addr = "127.0.0.1:9000".to_owned();
-    let mut format = HeaderFormat::default();
-    let mut max_frame = lenframe::DEFAULT_MAX_FRAME_LEN;
-    let mut max_conns = 4096;
-    let mut idle_timeout = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--addr" => addr = value()?,
-            "--header" => format = value()?.parse().map_err(|e: Error| e.to_string())?,
-            "--max-frame" => {
-                max_frame = value()?.parse().map_err(|e| format!("--max-frame: {e}"))?
-            }
-            "--max-conns" => {
-                max_conns = value()?.parse().map_err(|e| format!("--max-conns: {e}"))?
-            }
-            "--idle-timeout" => {
-                let secs: f64 = value()?
-                    .parse()
-                    .map_err(|e| format!("--idle-timeout: {e}"))?;
-                if !(secs > 0.0 && secs.is_finite()) {
-                    return Err("--idle-timeout must be a positive number of seconds".into());
-                }
-                idle_timeout = Some(Duration::from_secs_f64(secs));
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
-        }
-    }
-    let codec = Codec::builder()
-        .format(format)
-        .max_frame_len(max_frame)
-        .build()
-        .map_err(|e| e.to_string())?;
-    Ok(Some(Config {
-        addr,
-        codec,
-        max_conns,
-        idle_timeout,
-    }))
-}
-
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("echo_server: {e}");
-            return ExitCode::from(2);
-        }
+    let config = match cli::server_config("echo_server", 4096) {
+        Ok(c) => c,
+        Err(exit) => return exit,
     };
     let listener = match TcpListener::bind(&config.addr) {
         Ok(l) => l,

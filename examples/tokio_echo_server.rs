@@ -15,88 +15,23 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
+use cli::ServerConfig as Config;
 use futures_util::{SinkExt, StreamExt};
-use lenframe::{Codec, Error, HeaderFormat};
+use lenframe::Error;
+
+#[path = "common/cli.rs"]
+mod cli;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
 use tokio_util::codec::{FramedRead, FramedWrite};
 
-const USAGE: &str =
-    "usage: tokio_echo_server [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] \
-[--max-conns N] [--idle-timeout SECS]
-  --addr HOST:PORT      address for TCP and UDP (default 127.0.0.1:9000; port 0 picks one)
-  --header FMT          Python struct format of the length header (default !I)
-  --max-frame BYTES     largest payload accepted (default 8388608)
-  --max-conns N         concurrent TCP connections served; more are refused (default 16384)
-  --idle-timeout SECS   close a peer that stalls this long in the middle of a frame";
-
 /// Echoes queued per connection before its reader waits for the writer.
 const QUEUE_FRAMES: usize = 1024;
 
-struct Config {
-    addr: String,
-    codec: Codec,
-    max_conns: usize,
-    idle_timeout: Option<Duration>,
-}
-
-fn parse_args() -> Result<Option<Config>, String> {
-    let mut addr = "127.0.0.1:9000".to_owned();
-    let mut format = HeaderFormat::default();
-    let mut max_frame = lenframe::DEFAULT_MAX_FRAME_LEN;
-    let mut max_conns = 16384;
-    let mut idle_timeout = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        if flag == "--help" || flag == "-h" {
-            return Ok(None);
-        }
-        let mut value = || args.next().ok_or_else(|| format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--addr" => addr = value()?,
-            "--header" => format = value()?.parse().map_err(|e: Error| e.to_string())?,
-            "--max-frame" => {
-                max_frame = value()?.parse().map_err(|e| format!("--max-frame: {e}"))?
-            }
-            "--max-conns" => {
-                max_conns = value()?.parse().map_err(|e| format!("--max-conns: {e}"))?
-            }
-            "--idle-timeout" => {
-                let secs: f64 = value()?
-                    .parse()
-                    .map_err(|e| format!("--idle-timeout: {e}"))?;
-                if !(secs > 0.0 && secs.is_finite()) {
-                    return Err("--idle-timeout must be a positive number of seconds".into());
-                }
-                idle_timeout = Some(Duration::from_secs_f64(secs));
-            }
-            other => return Err(format!("unknown argument {other:?} (try --help)")),
-        }
-    }
-    let codec = Codec::builder()
-        .format(format)
-        .max_frame_len(max_frame)
-        .build()
-        .map_err(|e| e.to_string())?;
-    Ok(Some(Config {
-        addr,
-        codec,
-        max_conns,
-        idle_timeout,
-    }))
-}
-
 fn main() -> ExitCode {
-    let config = match parse_args() {
-        Ok(Some(c)) => c,
-        Ok(None) => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Err(e) => {
-            eprintln!("tokio_echo_server: {e}");
-            return ExitCode::from(2);
-        }
+    let config = match cli::server_config("tokio_echo_server", 16384) {
+        Ok(c) => c,
+        Err(exit) => return exit,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
