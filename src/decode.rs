@@ -52,8 +52,10 @@ pub struct Decoded<'a> {
     /// drops them before the next call.
     pub consumed: usize,
     /// The frame, if one was complete. It is the last part of the consumed
-    /// bytes: `input[consumed - frame.len()..consumed]`. `None` means the
-    /// decoder needs more input.
+    /// bytes: `input[consumed - frame.len()..consumed]`. `None` with
+    /// `consumed == 0` means the decoder needs more input; `None` with
+    /// `consumed > 0` means it discarded bytes of an oversize frame
+    /// ([`Oversize::Skip`]): drop them and call again.
     pub frame: Option<&'a [u8]>,
 }
 
@@ -279,7 +281,8 @@ impl FrameDecoder {
     /// with no allocation. See [`Decoded`] for what to do with the result:
     /// drop `consumed` bytes from the front of the buffer before the next
     /// call. Errors are those of [`decode`](Self::decode); an error
-    /// consumes nothing.
+    /// consumes nothing (discarded bytes are always reported in a call of
+    /// their own, before any error that follows them).
     ///
     /// ```
     /// let mut dec = lenframe::FrameDecoder::default();
@@ -291,7 +294,8 @@ impl FrameDecoder {
     ///     pos += d.consumed;
     ///     match d.frame {
     ///         Some(f) => frames.push(f),
-    ///         None => break, // need more input
+    ///         None if d.consumed == 0 => break, // need more input
+    ///         None => {}                        // skipped oversize bytes
     ///     }
     /// }
     /// assert_eq!(frames, [&b"a"[..], &b"bc"[..]]);
@@ -300,24 +304,22 @@ impl FrameDecoder {
     /// ```
     #[inline]
     pub fn decode_slice<'a>(&mut self, src: &'a [u8]) -> Result<Decoded<'a>> {
-        let mut pos = 0;
-        loop {
-            match self.step(&src[pos..])? {
-                Step::Frame { start, end } => {
-                    return Ok(Decoded {
-                        consumed: pos + end,
-                        frame: Some(&src[pos + start..pos + end]),
-                    });
-                }
-                Step::Discard(n) => pos += n,
-                Step::Need => {
-                    return Ok(Decoded {
-                        consumed: pos,
-                        frame: None,
-                    });
-                }
-            }
-        }
+        Ok(match self.step(src)? {
+            Step::Frame { start, end } => Decoded {
+                consumed: end,
+                frame: Some(&src[start..end]),
+            },
+            // Returned at once, so an error in the next header can never
+            // hide bytes this call already discarded.
+            Step::Discard(n) => Decoded {
+                consumed: n,
+                frame: None,
+            },
+            Step::Need => Decoded {
+                consumed: 0,
+                frame: None,
+            },
+        })
     }
 
     /// Iterates over the complete frames at the front of `src`, borrowed,
@@ -486,11 +488,12 @@ mod tests {
             }
             loop {
                 let d = sdec.decode_slice(&sbuf).unwrap();
-                let f = d.frame.map(<[u8]>::to_vec);
-                sbuf.drain(..d.consumed);
+                let (f, consumed) = (d.frame.map(<[u8]>::to_vec), d.consumed);
+                sbuf.drain(..consumed);
                 match f {
                     Some(f) => sout.push(f),
-                    None => break,
+                    None if consumed == 0 => break,
+                    None => {}
                 }
             }
         }
@@ -625,6 +628,40 @@ mod tests {
             ));
         }
         assert!(dec.is_failed());
+    }
+
+    #[test]
+    fn slice_face_reports_discards_before_a_following_error() {
+        // Regression (found by the `reader` fuzz target): bytes discarded
+        // in the same call as a later header error were lost to the caller.
+        let c = Codec::builder()
+            .max_frame_len(2)
+            .oversize(Oversize::Skip)
+            .build()
+            .unwrap();
+        let mut dec = c.new_decoder();
+        let input = b"\0\0\0\x05hello\0\0\0\x09abc";
+        assert!(matches!(
+            dec.decode_slice(input),
+            Err(Error::FrameTooLarge { len: 5, .. })
+        ));
+        let d = dec.decode_slice(input).unwrap();
+        assert_eq!((d.consumed, d.frame), (9, None));
+        let rest = &input[9..];
+        assert!(matches!(
+            dec.decode_slice(rest),
+            Err(Error::FrameTooLarge { len: 9, .. })
+        ));
+        let d = dec.decode_slice(rest).unwrap();
+        assert_eq!((d.consumed, d.frame), (7, None));
+        match dec.end_of_stream(&rest[7..]) {
+            Err(Error::Truncated {
+                got: 3,
+                expected: 9,
+                ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -156,6 +156,9 @@ impl<R: Read> FrameReader<R> {
                 return Ok(Some(&self.buf[consumed - len..consumed]));
             }
             self.buf.advance(consumed);
+            if consumed > 0 {
+                continue; // discarded oversize bytes; decode again
+            }
             if self.fill()? == 0 {
                 self.decoder.end_of_stream(&self.buf)?;
                 return Ok(None);

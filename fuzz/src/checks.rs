@@ -157,11 +157,12 @@ pub fn decode(data: &[u8]) {
         loop {
             match dec.decode_slice(&held) {
                 Ok(d) => {
-                    let f = d.frame.map(<[u8]>::to_vec);
-                    held.drain(..d.consumed);
+                    let (f, consumed) = (d.frame.map(<[u8]>::to_vec), d.consumed);
+                    held.drain(..consumed);
                     match f {
                         Some(f) => frames.push(f),
-                        None => break,
+                        None if consumed == 0 => break,
+                        None => {}
                     }
                 }
                 Err(_) if !dec.is_failed() => {} // oversize reported, skip next
