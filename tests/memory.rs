@@ -5,34 +5,59 @@
 //! allocator's counters are global.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::io::{self, Read};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicIsize, Ordering};
 
 use lenframe::{Codec, FrameReader, Oversize};
 
 struct Counting;
 
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+thread_local! {
+    /// Only threads that opt in are counted: the test harness allocates on
+    /// its own threads while a test measures.
+    static TRACKED: Cell<bool> = const { Cell::new(false) };
+}
+
+fn tracked() -> bool {
+    TRACKED.try_with(Cell::get).unwrap_or(false)
+}
+
+fn track_this_thread(on: bool) {
+    TRACKED.with(|t| t.set(on));
+}
+
+fn grow(n: usize) {
+    if tracked() {
+        let live = LIVE.fetch_add(n as isize, Ordering::SeqCst) + n as isize;
+        PEAK.fetch_max(live, Ordering::SeqCst);
+    }
+}
+
+fn shrink(n: usize) {
+    if tracked() {
+        LIVE.fetch_sub(n as isize, Ordering::SeqCst);
+    }
+}
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let live = LIVE.fetch_add(layout.size(), Ordering::SeqCst) + layout.size();
-        PEAK.fetch_max(live, Ordering::SeqCst);
+        grow(layout.size());
         unsafe { System.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::SeqCst);
+        shrink(layout.size());
         unsafe { System.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         if new_size > layout.size() {
-            let grow = new_size - layout.size();
-            let live = LIVE.fetch_add(grow, Ordering::SeqCst) + grow;
-            PEAK.fetch_max(live, Ordering::SeqCst);
+            grow(new_size - layout.size());
         } else {
-            LIVE.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
+            shrink(layout.size() - new_size);
         }
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -51,9 +76,11 @@ fn measure<T>(f: impl FnOnce() -> T) -> (T, usize, usize) {
     drop(stalled_reader(&[0, 0, 0, 100], Codec::default()));
     let base = LIVE.load(Ordering::SeqCst);
     PEAK.store(base, Ordering::SeqCst);
+    track_this_thread(true);
     let value = f();
-    let live = LIVE.load(Ordering::SeqCst).saturating_sub(base);
-    let peak = PEAK.load(Ordering::SeqCst).saturating_sub(base);
+    track_this_thread(false);
+    let live = (LIVE.load(Ordering::SeqCst) - base).max(0) as usize;
+    let peak = (PEAK.load(Ordering::SeqCst) - base).max(0) as usize;
     (value, live, peak)
 }
 
@@ -192,6 +219,7 @@ fn one_gib_frame_streams_through_a_socket_in_bounded_memory() {
     let (a, b) = std::os::unix::net::UnixStream::pair().unwrap();
     let ((), _live, peak) = measure(|| {
         let sender = std::thread::spawn(move || {
+            track_this_thread(true); // the sender's memory counts too
             let mut w = lenframe::FrameWriter::new(a);
             let mut source = io::repeat(0x5A).take(GIB);
             w.write_frame_from(GIB, &mut source).unwrap();
