@@ -668,6 +668,27 @@ fn over_tcp(
     d
 }
 
+/// `n` copies of `payload` through FrameWriter -> loopback -> FrameReader.
+fn framed_over_tcp(payload: Vec<u8>, n: usize) -> Digest {
+    over_tcp(
+        move |s| {
+            let mut w = FrameWriter::new(s);
+            for _ in 0..n {
+                w.write_frame(&payload).unwrap();
+            }
+            w.flush().unwrap();
+        },
+        |s| {
+            let mut r = FrameReader::new(s);
+            let mut d = Digest::default();
+            while let Some(f) = r.read_frame_ref().unwrap() {
+                d.add(f);
+            }
+            d
+        },
+    )
+}
+
 fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
     let chunk = 64 * 1024;
     let n = total / chunk;
@@ -700,26 +721,7 @@ fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
             },
         )
     };
-    let framed_run = || {
-        let p = payload.clone();
-        over_tcp(
-            move |s| {
-                let mut w = FrameWriter::new(s);
-                for _ in 0..n {
-                    w.write_frame(&p).unwrap();
-                }
-                w.flush().unwrap();
-            },
-            |s| {
-                let mut r = FrameReader::new(s);
-                let mut d = Digest::default();
-                while let Some(f) = r.read_frame_ref().unwrap() {
-                    d.add(f);
-                }
-                d
-            },
-        )
-    };
+    let framed_run = || framed_over_tcp(payload.to_vec(), n);
     // Loopback is noisy: alternate the two in pairs and take medians,
     // including the median of the per-pair ratios.
     let pairs = if b.quick { 1 } else { 9 };
@@ -761,27 +763,7 @@ fn loopback_scenarios(b: &mut Bench, total: usize, small: usize) {
     for _ in 0..small {
         want16.add(&p16);
     }
-    let pp = p16.clone();
-    let pipelined = b.time("lenframe", want16, || {
-        let pp = pp.clone();
-        over_tcp(
-            move |s| {
-                let mut w = FrameWriter::new(s);
-                for _ in 0..small {
-                    w.write_frame(&pp).unwrap();
-                }
-                w.flush().unwrap();
-            },
-            |s| {
-                let mut r = FrameReader::new(s);
-                let mut d = Digest::default();
-                while let Some(f) = r.read_frame_ref().unwrap() {
-                    d.add(f);
-                }
-                d
-            },
-        )
-    });
+    let pipelined = b.time("lenframe", want16, || framed_over_tcp(p16.clone(), small));
     let seed_n = (small / 10).max(1);
     let mut want_seed = Digest::default();
     for _ in 0..seed_n {
