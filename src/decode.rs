@@ -15,6 +15,9 @@ use crate::error::{FramePart, Result};
 ///   (the frame shares the buffer's memory).
 /// * [`decode_slice`](Self::decode_slice): `&[u8]` in, borrowed `&[u8]`
 ///   frames out, no allocation at all.
+/// * [`begin_stream`](Self::begin_stream) /
+///   [`consume_stream`](Self::consume_stream): a frame too large to buffer
+///   passes through in pieces, its progress kept by the same machine.
 ///
 /// Either way the caller owns the buffer, and the decoder never copies or
 /// allocates for it: memory grows with what the caller buffers, never with
@@ -55,8 +58,25 @@ pub struct Decoded<'a> {
     /// bytes: `input[consumed - frame.len()..consumed]`. `None` with
     /// `consumed == 0` means the decoder needs more input; `None` with
     /// `consumed > 0` means it discarded bytes of an oversize frame
-    /// ([`Oversize::Skip`]): drop them and call again.
+    /// ([`Oversize::Skip`]) or the unread rest of an abandoned streamed
+    /// frame: drop them and call again.
     pub frame: Option<&'a [u8]>,
+}
+
+/// The outcome of [`FrameDecoder::begin_stream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Streamed {
+    /// How many bytes at the front of the input the decoder is done with;
+    /// the caller drops them before anything else.
+    pub consumed: usize,
+    /// `Some(n)`: a streamed frame of `n` bytes starts right after the
+    /// consumed bytes. They are the bytes [`FrameDecoder::decode`] would
+    /// return for it (header bytes beyond
+    /// [`num_skip`](crate::Codec::num_skip), then the payload); report each
+    /// piece handed on with [`FrameDecoder::consume_stream`]. `None` with
+    /// `consumed == 0`: more input is needed; `None` with `consumed > 0`:
+    /// bytes were discarded, call again.
+    pub frame_len: Option<u64>,
 }
 
 // Maintainer notes: the state machine.
@@ -67,22 +87,38 @@ pub struct Decoded<'a> {
 // part of their header (`num_skip` < header_len) need no copying.
 //
 //   Head --(header_len bytes buffered, length ok)------------> Body { end }
-//   Head --(length > max, Oversize::Skip; error returned)----> Skip { .. }
+//   Head --(length > max, Oversize::Skip; error returned)----> Pass (discard)
 //   Head --(any other bad header; error returned)-----------> Failed(fault)
+//   Head | Body --(begin_stream, length ok for its limit)----> Pass (stream)
 //   Body { end } --(end bytes buffered; frame returned)------> Head
-//   Skip { remaining } --(discard what is buffered)---------> Skip | Head
+//   Pass { remaining } --(bytes passed on or discarded)-----> Pass | Head
 //   Failed(fault): every call returns the same error again.
 //
+// `Pass` is a frame whose bytes go through without ever being buffered
+// whole: an oversize frame discarded under `Oversize::Skip`, or a streamed
+// frame whose pieces the caller reports with `consume_stream`. A streamed
+// frame abandoned part-way (its reader dropped) is simply discarded by
+// the next `decode`/`decode_slice`/`begin_stream` call, like a skip.
+//
 // `Body::end` is header_len + payload length (fits usize: the codec clamps
-// max_frame_len below usize::MAX - header_len). `Skip::remaining` counts
-// the header too, and can exceed usize (a `Q` header declaring 2^64-1), so
-// it is a u128. End of stream (`end_of_stream`) is clean only in `Head`
-// with nothing buffered; anything else is `Truncated`.
+// max_frame_len below usize::MAX - header_len). `Pass::remaining` counts
+// every byte of the frame not yet passed, header bytes included, and can
+// exceed u64 (a `Q` header declaring 2^64-1 plus the header), so it is a
+// u128. End of stream (`end_of_stream`) is clean only in `Head` with
+// nothing buffered; anything else is `Truncated`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Head,
-    Body { end: usize },
-    Skip { remaining: u128, payload: u64 },
+    Body {
+        end: usize,
+    },
+    Pass {
+        remaining: u128,
+        /// The frame's declared payload length, for truncation reports.
+        payload: u64,
+        /// A streamed frame (vs an oversize frame being discarded).
+        streaming: bool,
+    },
     Failed(Fault),
 }
 
@@ -127,14 +163,6 @@ impl FrameDecoder {
         matches!(self.state, State::Failed(_))
     }
 
-    /// Forgets a parsed-but-incomplete frame, so its header (still at the
-    /// front of the caller's buffer) can be read another way (streaming).
-    pub(crate) fn restart_frame(&mut self) {
-        if let State::Body { .. } = self.state {
-            self.state = State::Head;
-        }
-    }
-
     /// True between frames: no header, payload or discard is in progress.
     pub fn is_at_boundary(&self) -> bool {
         self.state == State::Head
@@ -171,13 +199,11 @@ impl FrameDecoder {
     #[cold]
     fn bad_header(&mut self, fault: Fault) -> Fault {
         self.state = match fault {
-            Fault::TooLarge { len, .. } if self.codec.oversize == Oversize::Skip => {
-                let remaining = self.codec.header_len as u128 + u128::from(len);
-                State::Skip {
-                    remaining,
-                    payload: len,
-                }
-            }
+            Fault::TooLarge { len, .. } if self.codec.oversize == Oversize::Skip => State::Pass {
+                remaining: self.codec.header_len as u128 + u128::from(len),
+                payload: len,
+                streaming: false,
+            },
             _ => State::Failed(fault),
         };
         fault
@@ -197,21 +223,12 @@ impl FrameDecoder {
                     end,
                 })
             }
-            State::Skip { remaining, payload } => {
+            State::Pass { .. } => {
                 if buf.is_empty() {
                     return Ok(Step::Need);
                 }
-                let n = remaining.min(buf.len() as u128);
-                let left = remaining - n;
-                self.state = if left == 0 {
-                    State::Head
-                } else {
-                    State::Skip {
-                        remaining: left,
-                        payload,
-                    }
-                };
-                Ok(Step::Discard(n as usize))
+                // Fits usize: at most buf.len().
+                Ok(Step::Discard(self.pass(buf.len() as u128) as usize))
             }
             State::Failed(fault) => Err(fault),
         }
@@ -364,7 +381,7 @@ impl FrameDecoder {
         match self.state {
             State::Head => self.codec.header_len.saturating_sub(buffered),
             State::Body { end } => end.saturating_sub(buffered),
-            State::Skip { remaining, .. } => remaining
+            State::Pass { remaining, .. } => remaining
                 .saturating_sub(buffered as u128)
                 .min(usize::MAX as u128) as usize,
             State::Failed(_) => 0,
@@ -375,36 +392,213 @@ impl FrameDecoder {
     /// [`decode`](Self::decode) left): `Ok` only between frames with
     /// nothing left, else [`Error::Truncated`](crate::Error::Truncated) (or
     /// the error of a failed decoder). Used by I/O layers at end of stream.
+    ///
+    /// The verdict is the one [`decode_eof`](Self::decode_eof) would end
+    /// with after returning every frame: a discard still pending is applied
+    /// to `rest` first, and frames still complete in `rest` (and oversize
+    /// frames that [`Oversize::Skip`] skips) are passed over; take them with
+    /// `decode` first. The decoder itself is not changed.
+    ///
+    /// ```
+    /// use lenframe::{Error, FramePart};
+    /// let dec = lenframe::FrameDecoder::default();
+    /// assert!(dec.end_of_stream(b"").is_ok());
+    /// assert!(matches!(
+    ///     dec.end_of_stream(b"\0\0"),
+    ///     Err(Error::Truncated { part: FramePart::Header, got: 2, expected: 4 })
+    /// ));
+    /// ```
     pub fn end_of_stream(&self, rest: &[u8]) -> Result<()> {
+        let mut probe = self.clone();
+        let mut rest = rest;
+        loop {
+            match probe.step(rest) {
+                Ok(Step::Frame { end, .. }) => rest = &rest[end..],
+                Ok(Step::Discard(n)) => rest = &rest[n..],
+                Ok(Step::Need) => return probe.truncation(rest),
+                // An oversize frame under `Oversize::Skip`: reported by
+                // `decode`, then skipped; the end comes after it.
+                Err(Fault::TooLarge { .. }) if !probe.is_failed() => {}
+                Err(fault) => return Err(fault.into()),
+            }
+        }
+    }
+
+    /// The end-of-stream verdict once no step can make progress on `rest`.
+    fn truncation(&self, rest: &[u8]) -> Result<()> {
         let len = rest.len() as u64;
         let header = self.codec.header_len as u64;
         let fault = match self.state {
             State::Head if rest.is_empty() => return Ok(()),
+            // `Need` in `Head`: fewer than header_len bytes.
             State::Head => Fault::Truncated {
                 part: FramePart::Header,
                 got: len,
                 expected: header,
             },
+            // `Need` in `Body`: the header is buffered, the end is not.
             State::Body { end } => Fault::Truncated {
                 part: FramePart::Payload,
-                got: len - header,
-                expected: end as u64 - header,
+                got: len.saturating_sub(header),
+                expected: (end as u64).saturating_sub(header),
             },
-            State::Skip { remaining, payload } => {
-                let left = remaining - len as u128;
-                let got = (u128::from(payload) + u128::from(header))
-                    .saturating_sub(left)
-                    .saturating_sub(u128::from(header)) as u64;
-                Fault::Truncated {
-                    part: FramePart::Payload,
-                    got,
-                    expected: payload,
-                }
-            }
+            // `Need` in `Pass`: nothing buffered; what is still missing is
+            // payload (the header bytes were passed first).
+            State::Pass {
+                remaining, payload, ..
+            } => Fault::Truncated {
+                part: FramePart::Payload,
+                got: u128::from(payload).saturating_sub(remaining) as u64,
+                expected: payload,
+            },
             State::Failed(fault) => fault,
         };
         Err(fault.into())
     }
+
+    /// Starts streaming the frame at the front of `src` instead of
+    /// buffering it: its header is checked against `max_len` (a limit of
+    /// its own, clamped to what the header can express) rather than
+    /// [`Codec::max_frame_len`], and its bytes are then handed on by the
+    /// caller in pieces of any size, each reported with
+    /// [`consume_stream`](Self::consume_stream). A pending discard is
+    /// finished first (`frame_len: None`, `consumed > 0`: drop the bytes and
+    /// call again). See [`Streamed`].
+    ///
+    /// A streamed frame left unfinished is discarded by the next call to
+    /// `decode`, `decode_slice` or `begin_stream`, as its bytes arrive.
+    ///
+    /// # Errors
+    ///
+    /// The header errors of [`decode`](Self::decode), with `max_len` as the
+    /// limit: under [`Oversize::Skip`] an oversize frame is reported once and
+    /// then skipped; any other bad header fails the decoder, and a failed
+    /// decoder returns its error again.
+    ///
+    /// ```
+    /// let mut dec = lenframe::FrameDecoder::default();
+    /// let input = b"\0\0\0\x05hello\0\0\0\x01!";
+    /// let s = dec.begin_stream(input, 1 << 30)?;
+    /// assert_eq!((s.consumed, s.frame_len), (4, Some(5)));
+    /// let piece = &input[4..7]; // hand on "hel"
+    /// assert_eq!(dec.consume_stream(piece.len() as u64), 3);
+    /// assert_eq!(dec.stream_remaining(), Some(2));
+    /// dec.consume_stream(2); // "lo": the frame is done
+    /// assert!(dec.is_at_boundary());
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn begin_stream(&mut self, src: &[u8], max_len: u64) -> Result<Streamed> {
+        if !matches!(self.state, State::Head | State::Body { .. }) {
+            let consumed = match self.step_in_frame(src)? {
+                Step::Discard(n) => n,
+                // `Pass` and `Failed` never yield frames.
+                Step::Frame { .. } | Step::Need => 0,
+            };
+            return Ok(Streamed {
+                consumed,
+                frame_len: None,
+            });
+        }
+        let header_len = self.codec.header_len;
+        if src.len() < header_len {
+            return Ok(Streamed {
+                consumed: 0,
+                frame_len: None,
+            });
+        }
+        // num_skip <= header_len (checked by the builder). The limit leaves
+        // room for the kept header bytes, so the frame length fits u64.
+        let kept = (header_len - self.codec.num_skip) as u64;
+        let payload = match stream_payload_len(&self.codec, src, max_len.min(u64::MAX - kept)) {
+            Ok(len) => len,
+            Err(fault) => return Err(self.bad_header(fault).into()),
+        };
+        let frame_len = kept + payload;
+        self.state = State::Pass {
+            remaining: u128::from(frame_len),
+            payload,
+            streaming: true,
+        };
+        if frame_len == 0 {
+            self.state = State::Head;
+        }
+        Ok(Streamed {
+            consumed: self.codec.num_skip,
+            frame_len: Some(frame_len),
+        })
+    }
+
+    /// Bytes of the streamed frame not yet handed on, or `None` when no
+    /// streamed frame is in progress.
+    pub fn stream_remaining(&self) -> Option<u64> {
+        match self.state {
+            // A streamed frame's length fits u64 (see `begin_stream`).
+            State::Pass {
+                remaining,
+                streaming: true,
+                ..
+            } => Some(remaining as u64),
+            _ => None,
+        }
+    }
+
+    /// Records that the caller handed on `n` more bytes of the streamed
+    /// frame; returns how many of them belonged to it (at most
+    /// [`stream_remaining`](Self::stream_remaining); 0 when no streamed
+    /// frame is in progress). The frame ends when its last byte is passed.
+    pub fn consume_stream(&mut self, n: u64) -> u64 {
+        match self.state {
+            State::Pass {
+                streaming: true, ..
+            } => self.pass(u128::from(n)) as u64,
+            _ => 0,
+        }
+    }
+
+    /// Passes up to `n` bytes of the frame in `Pass`; returns how many.
+    fn pass(&mut self, n: u128) -> u128 {
+        let State::Pass {
+            remaining,
+            payload,
+            streaming,
+        } = self.state
+        else {
+            return 0;
+        };
+        let n = n.min(remaining);
+        let left = remaining - n;
+        self.state = if left == 0 {
+            State::Head
+        } else {
+            State::Pass {
+                remaining: left,
+                payload,
+                streaming,
+            }
+        };
+        n
+    }
+}
+
+/// The payload length announced by the header at the front of `src` (at
+/// least `header_len` bytes), checked against `max_len` clamped to what the
+/// header can express, in the order of the buffered check: negative, then
+/// adjustment, then size.
+fn stream_payload_len(codec: &Codec, src: &[u8], max_len: u64) -> Result<u64, Fault> {
+    let value = codec
+        .format
+        .decode(&src[codec.offset..codec.header_len])
+        .map_err(|value| Fault::Negative { value })?;
+    let adjustment = codec.adjustment;
+    let len = u64::try_from(i128::from(value) - i128::from(adjustment))
+        .map_err(|_| Fault::Adjustment { value, adjustment })?;
+    // The builder guarantees max_value >= adjustment, so this is >= 0.
+    let expressible = i128::from(codec.format.max_value()) - i128::from(adjustment);
+    let max = u64::try_from(expressible.clamp(0, i128::from(max_len))).unwrap_or(max_len);
+    if len > max {
+        return Err(Fault::TooLarge { len, max });
+    }
+    Ok(len)
 }
 
 /// Iterator over the complete frames at the front of a slice, from

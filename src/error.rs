@@ -101,9 +101,9 @@ pub enum Error {
     /// writer refuses further frames rather than emit a misaligned stream.
     #[error("writer failed earlier and refuses further frames")]
     WriterPoisoned,
-    /// A streamed frame was dropped before its end and the rest of it could
-    /// not be drained, so the reader no longer knows where the next frame
-    /// starts; it refuses further frames.
+    /// Not returned since 0.2: a streamed frame dropped before its end is
+    /// discarded by the reader's next call instead (its progress is a state
+    /// of the decoder). Kept so that existing matches still compile.
     #[error(
         "a streamed frame was dropped with {remaining} bytes undrained; the stream is no longer aligned"
     )]

@@ -141,7 +141,7 @@ mod tokio;
 mod write;
 
 pub use codec::{Codec, CodecBuilder, DEFAULT_MAX_FRAME_LEN, MAX_HEADER_LEN, Oversize};
-pub use decode::{Decoded, FrameDecoder, SliceFrames};
+pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};

@@ -50,9 +50,9 @@ const DIRECT_MIN: usize = 4 * 1024;
 /// ```
 #[derive(Debug)]
 pub struct FrameReader<R> {
-    pub(crate) inner: R,
-    pub(crate) buf: BytesMut,
-    pub(crate) decoder: FrameDecoder,
+    inner: R,
+    buf: BytesMut,
+    decoder: FrameDecoder,
     /// Bytes at the front of `buf` lent out by `read_frame_ref`, dropped on
     /// the next call.
     lent: usize,
@@ -62,9 +62,6 @@ pub struct FrameReader<R> {
     large_frames: bool,
     /// Set once iteration must stop (clean end or a fatal error).
     done: bool,
-    /// Set when a streamed frame was dropped and could not be drained:
-    /// the payload bytes left unread.
-    pub(crate) misaligned: Option<u64>,
 }
 
 impl Codec {
@@ -102,7 +99,6 @@ impl<R: Read> FrameReader<R> {
             decoder: codec.new_decoder(),
             lent: 0,
             large_frames: false,
-            misaligned: None,
             done: false,
         }
     }
@@ -120,7 +116,7 @@ impl<R: Read> FrameReader<R> {
     /// [`Error::Truncated`]: crate::Error::Truncated
     /// [`Error::Io`]: crate::Error::Io
     pub fn read_frame(&mut self) -> Result<Option<Bytes>> {
-        self.release_lent()?;
+        self.release_lent();
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 self.large_frames = frame.len() >= DIRECT_MIN;
@@ -146,7 +142,7 @@ impl<R: Read> FrameReader<R> {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn read_frame_ref(&mut self) -> Result<Option<&[u8]>> {
-        self.release_lent()?;
+        self.release_lent();
         loop {
             let decoded = self.decoder.decode_slice(&self.buf)?;
             let (consumed, frame_len) = (decoded.consumed, decoded.frame.map(<[u8]>::len));
@@ -166,19 +162,66 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
-    /// Drops the frame lent out last; refuses to go on if a streamed frame
-    /// left the stream misaligned.
-    pub(crate) fn release_lent(&mut self) -> Result<()> {
-        self.buf.advance(std::mem::take(&mut self.lent));
-        match self.misaligned {
-            Some(remaining) => Err(crate::Error::Misaligned { remaining }),
-            None => Ok(()),
+    /// Starts streaming the next frame (see
+    /// [`read_frame_stream`](Self::read_frame_stream)): `Some(frame length)`,
+    /// or `None` at a clean end of stream.
+    pub(crate) fn begin_stream(&mut self, max_len: u64) -> Result<Option<u64>> {
+        self.release_lent();
+        loop {
+            let started = self.decoder.begin_stream(&self.buf, max_len)?;
+            self.buf.advance(started.consumed);
+            if started.frame_len.is_some() {
+                return Ok(started.frame_len);
+            }
+            if started.consumed > 0 {
+                continue; // discarded bytes of a skipped or abandoned frame
+            }
+            if self.fill()? == 0 {
+                return self.decoder.end_of_stream(&self.buf).map(|()| None);
+            }
         }
+    }
+
+    /// Reads the next piece of the streamed frame into `out`: buffered
+    /// bytes first, then straight from the inner reader. `Ok(0)` once the
+    /// frame is done (or none is in progress); `UnexpectedEof` if the stream
+    /// ends inside it.
+    pub(crate) fn read_stream(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let remaining = self.decoder.stream_remaining().unwrap_or(0);
+        if remaining == 0 || out.is_empty() {
+            return Ok(0);
+        }
+        let want = (out.len() as u64).min(remaining) as usize;
+        let n = if self.buf.is_empty() {
+            let n = loop {
+                match self.inner.read(&mut out[..want]) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    other => break other?,
+                }
+            };
+            if n == 0 {
+                // Truncated, with the frame's numbers.
+                self.decoder.end_of_stream(&[])?;
+            }
+            n
+        } else {
+            let n = want.min(self.buf.len());
+            out[..n].copy_from_slice(&self.buf[..n]);
+            self.buf.advance(n);
+            n
+        };
+        self.decoder.consume_stream(n as u64);
+        Ok(n)
+    }
+
+    /// Drops the frame lent out last by `read_frame_ref`.
+    fn release_lent(&mut self) {
+        self.buf.advance(std::mem::take(&mut self.lent));
     }
 
     /// Reads once from the inner reader (retrying `Interrupted`), sized by
     /// what the decoder still needs. Returns 0 at end of stream.
-    pub(crate) fn fill(&mut self) -> io::Result<usize> {
+    fn fill(&mut self) -> io::Result<usize> {
         let needed = self.decoder.needed(self.buf.len()).max(1);
         if self.buf.is_empty() {
             // Start again at the front of the allocation when nothing is
@@ -267,8 +310,10 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// Unwraps the inner reader and the bytes read but not yet returned as
-    /// frames (they start at a frame boundary unless an oversize frame was
-    /// being skipped).
+    /// frames. They start at a frame boundary when
+    /// [`decoder().is_at_boundary()`](FrameDecoder::is_at_boundary) is true
+    /// or a frame's header is still being waited for; not while an oversize
+    /// frame is being skipped or a streamed frame was left unfinished.
     ///
     /// ```
     /// let mut r = lenframe::FrameReader::new(&b"\0\0\0\x01a\0\0"[..]);
@@ -279,7 +324,7 @@ impl<R: Read> FrameReader<R> {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn into_parts(mut self) -> (R, BytesMut) {
-        let _misaligned = self.release_lent();
+        self.release_lent();
         (self.inner, self.buf)
     }
 }

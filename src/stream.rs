@@ -3,9 +3,7 @@
 
 use std::io::{self, Read, Write};
 
-use bytes::Buf;
-
-use crate::error::{Error, FramePart, Result};
+use crate::error::{Error, Result};
 use crate::read::FrameReader;
 use crate::write::FrameWriter;
 
@@ -13,27 +11,33 @@ use crate::write::FrameWriter;
 const CHUNK: usize = 64 * 1024;
 
 impl<R: Read> FrameReader<R> {
-    /// The next frame's payload as a [`Read`] that yields exactly the
-    /// declared bytes and then end of file, instead of a buffer: a 4 GiB
-    /// frame passes through a few KiB of memory. `Ok(None)` at a clean end
-    /// of stream.
+    /// The next frame as a [`Read`] that yields exactly its bytes and then
+    /// end of file, instead of a buffer: a 4 GiB frame passes through a few
+    /// KiB of memory. The bytes are the ones [`read_frame`](Self::read_frame)
+    /// would return for the frame (the payload, preceded by any header bytes
+    /// beyond [`Codec::num_skip`](crate::Codec::num_skip)). `Ok(None)` at a
+    /// clean end of stream.
     ///
-    /// `max_len` limits streamed frames separately from
+    /// `max_len` limits the streamed frame's payload separately from
     /// [`Codec::max_frame_len`](crate::Codec::max_frame_len) (which limits
-    /// buffered ones); it is clamped to what the header can express.
+    /// buffered frames); it is clamped to what the header can express.
     ///
-    /// Dropping the [`PayloadReader`] part-way drains the rest of the frame
-    /// (reading and discarding it), so the reader stays aligned on the next
-    /// frame. If draining fails (I/O error, `WouldBlock`, end of stream),
-    /// every later call returns [`Error::Misaligned`].
+    /// The frame's progress is a state of the reader's
+    /// [`FrameDecoder`](crate::FrameDecoder), so streaming mixes freely with
+    /// the other calls: a [`PayloadReader`] dropped part-way (even after a
+    /// `WouldBlock`) does no I/O, and the next call on the reader discards
+    /// the rest of that frame as it arrives, then goes on with the next one.
     ///
     /// # Errors
     ///
-    /// The header errors of [`read_frame`](Self::read_frame) (with
-    /// `max_len` as the limit); [`Error::Truncated`] if the stream ends in
-    /// the header; I/O errors (retryable ones can be retried). Reading the
-    /// payload returns an `UnexpectedEof` I/O error if the stream ends
-    /// inside it.
+    /// The header errors of [`read_frame`](Self::read_frame), with `max_len`
+    /// as the limit: under [`Oversize::Skip`](crate::Oversize::Skip) an
+    /// oversize frame is reported once, and the next call skips it; any
+    /// other bad header fails the reader, which then returns that error
+    /// from every call (streaming or not). [`Error::Truncated`] if the
+    /// stream ends in the header; I/O errors (retryable ones can be
+    /// retried). Reading the frame returns an `UnexpectedEof` I/O error
+    /// (wrapping [`Error::Truncated`]) if the stream ends inside it.
     ///
     /// ```
     /// use std::io::Read;
@@ -42,103 +46,49 @@ impl<R: Read> FrameReader<R> {
     /// let mut first = [0u8; 2];
     /// payload.read_exact(&mut first)?;
     /// assert_eq!(&first, b"he");
-    /// drop(payload); // drains "llo"
+    /// drop(payload); // "llo" is discarded by the next call
     /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"!"[..]));
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn read_frame_stream(&mut self, max_len: usize) -> Result<Option<PayloadReader<'_, R>>> {
-        self.release_lent()?;
-        self.decoder.restart_frame();
-        let codec = self.decoder.codec().with_max_frame_len(max_len)?;
-        loop {
-            if let Some(len) = codec.payload_len_of(&self.buf)? {
-                self.buf.advance(codec.header_len());
-                return Ok(Some(PayloadReader {
-                    reader: self,
-                    remaining: len,
-                    len,
-                }));
-            }
-            if self.fill()? == 0 {
-                return self.decoder.end_of_stream(&self.buf).map(|()| None);
-            }
-        }
+        Ok(self
+            .begin_stream(max_len as u64)?
+            .map(|len| PayloadReader { reader: self, len }))
     }
 }
 
-/// One frame's payload as a bounded [`Read`], from
-/// [`FrameReader::read_frame_stream`]. Yields exactly the declared bytes,
-/// then end of file; dropping it drains what is left.
+/// One frame as a bounded [`Read`], from
+/// [`FrameReader::read_frame_stream`]. Yields exactly the frame's bytes,
+/// then end of file. Dropping it part-way leaves the rest of the frame to
+/// be discarded by the reader's next call.
 #[derive(Debug)]
 pub struct PayloadReader<'a, R: Read> {
     reader: &'a mut FrameReader<R>,
-    remaining: u64,
     len: u64,
 }
 
 impl<R: Read> PayloadReader<'_, R> {
-    /// The payload length the header declared.
+    /// The frame's length in bytes: the payload length the header declared,
+    /// plus any header bytes kept (see
+    /// [`Codec::num_skip`](crate::Codec::num_skip)).
     pub fn len(&self) -> u64 {
         self.len
     }
 
-    /// True for an empty payload.
+    /// True for an empty frame.
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
-    /// Payload bytes not yet read.
+    /// Bytes of the frame not yet read.
     pub fn remaining(&self) -> u64 {
-        self.remaining
+        self.reader.decoder().stream_remaining().unwrap_or(0)
     }
 }
 
 impl<R: Read> Read for PayloadReader<'_, R> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.remaining == 0 || out.is_empty() {
-            return Ok(0);
-        }
-        let want = (out.len() as u64).min(self.remaining) as usize;
-        let buffered = &mut self.reader.buf;
-        let n = if !buffered.is_empty() {
-            let n = want.min(buffered.len());
-            out[..n].copy_from_slice(&buffered[..n]);
-            buffered.advance(n);
-            n
-        } else {
-            let n = loop {
-                match self.reader.inner.read(&mut out[..want]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
-                }
-            };
-            if n == 0 {
-                return Err(Error::Truncated {
-                    part: FramePart::Payload,
-                    got: self.len - self.remaining,
-                    expected: self.len,
-                }
-                .into());
-            }
-            n
-        };
-        self.remaining -= n as u64;
-        Ok(n)
-    }
-}
-
-impl<R: Read> Drop for PayloadReader<'_, R> {
-    fn drop(&mut self) {
-        let mut sink = [0u8; 8192];
-        while self.remaining > 0 {
-            match self.read(&mut sink) {
-                Ok(n) if n > 0 => {}
-                _ => {
-                    self.reader.misaligned = Some(self.remaining);
-                    return;
-                }
-            }
-        }
+        self.reader.read_stream(out)
     }
 }
 

@@ -240,7 +240,6 @@ fn one_gib_frame_streams_through_a_socket_in_bounded_memory() {
             total += n as u64;
         }
         assert_eq!(total, GIB);
-        drop(payload);
         assert_eq!(r.read_frame().unwrap().as_deref(), Some(&b"after"[..]));
         sender.join().unwrap();
     });
