@@ -3,7 +3,7 @@
 
 use std::io::{self, Read, Write};
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::read::FrameReader;
 use crate::write::FrameWriter;
 
@@ -38,6 +38,8 @@ impl<R: Read> FrameReader<R> {
     /// stream ends in the header; I/O errors (retryable ones can be
     /// retried). Reading the frame returns an `UnexpectedEof` I/O error
     /// (wrapping [`Error::Truncated`]) if the stream ends inside it.
+    ///
+    /// [`Error::Truncated`]: crate::Error::Truncated
     ///
     /// ```
     /// use std::io::Read;
@@ -112,6 +114,10 @@ impl<W: Write> FrameWriter<W> {
     /// `InvalidInput` (source too long), or from either side's I/O;
     /// [`Error::WriterPoisoned`] after an earlier failure.
     ///
+    /// [`Error::FrameTooLarge`]: crate::Error::FrameTooLarge
+    /// [`Error::Io`]: crate::Error::Io
+    /// [`Error::WriterPoisoned`]: crate::Error::WriterPoisoned
+    ///
     /// ```
     /// let mut w = lenframe::FrameWriter::new(Vec::new());
     /// let mut file: &[u8] = b"contents";
@@ -120,25 +126,25 @@ impl<W: Write> FrameWriter<W> {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn write_frame_from<S: Read>(&mut self, len: u64, source: &mut S) -> Result<()> {
-        if self.poisoned {
-            return Err(Error::WriterPoisoned);
-        }
+        self.check_poison()?;
         let stream_codec = self.codec().with_max_frame_len(usize::MAX)?;
         let header = stream_codec.header(usize::try_from(len).unwrap_or(usize::MAX))?;
         self.flush_buf()?;
         let result = self.copy_frame(&header, len, source);
         if result.is_err() {
-            self.poisoned = true;
+            self.set_poisoned();
         }
         result
     }
 
+    /// Writes the header, then `len` bytes of `source`, straight through.
     fn copy_frame<S: Read>(&mut self, header: &[u8], len: u64, source: &mut S) -> Result<()> {
-        let inner = self.inner.as_mut().expect("present");
-        inner.write_all(header)?;
-        let mut chunk = vec![0u8; CHUNK.min(len as usize).max(1)];
+        self.write_through(header)?;
+        let chunk_len = usize::try_from(len).map_or(CHUNK, |len| len.clamp(1, CHUNK));
+        let mut chunk = vec![0u8; chunk_len];
         let mut left = len;
         while left > 0 {
+            // At most chunk.len(), so it fits usize.
             let want = (chunk.len() as u64).min(left) as usize;
             let n = match source.read(&mut chunk[..want]) {
                 Ok(0) => {
@@ -149,7 +155,7 @@ impl<W: Write> FrameWriter<W> {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(e.into()),
             };
-            inner.write_all(&chunk[..n])?;
+            self.write_through(&chunk[..n])?;
             left -= n as u64;
         }
         // The frame is complete and aligned; a longer source is still a

@@ -42,13 +42,13 @@ const DEFAULT_CAPACITY: usize = 16 * 1024;
 #[derive(Debug)]
 pub struct FrameWriter<W: Write> {
     /// `None` only inside `into_inner`/`into_parts`, so `Drop` can tell.
-    pub(crate) inner: Option<W>,
+    inner: Option<W>,
     codec: Codec,
     /// Bytes accepted but not yet written: `buf[written..]`.
     buf: Vec<u8>,
     written: usize,
     capacity: usize,
-    pub(crate) poisoned: bool,
+    poisoned: bool,
 }
 
 impl Codec {
@@ -159,9 +159,31 @@ impl<W: Write> FrameWriter<W> {
         Ok(())
     }
 
-    pub(crate) fn poison(&mut self, e: io::Error) -> Error {
+    fn poison(&mut self, e: io::Error) -> Error {
         self.poisoned = true;
         Error::Io(e)
+    }
+
+    /// Refuses further frames: part of a frame may be on the wire.
+    pub(crate) fn set_poisoned(&mut self) {
+        self.poisoned = true;
+    }
+
+    /// [`Error::WriterPoisoned`] after an earlier hard error.
+    pub(crate) fn check_poison(&self) -> Result<()> {
+        if self.poisoned {
+            return Err(Error::WriterPoisoned);
+        }
+        Ok(())
+    }
+
+    /// Writes `bytes` straight to the inner writer, all of them, bypassing
+    /// the (empty) buffer: for streamed frames. Any error poisons.
+    pub(crate) fn write_through(&mut self, bytes: &[u8]) -> Result<()> {
+        match self.inner_mut().write_all(bytes) {
+            Ok(()) => Ok(()),
+            Err(e) => Err(self.poison(e)),
+        }
     }
 
     /// Writes out the buffered bytes, keeping what could not be written.
