@@ -91,11 +91,42 @@
 //!
 //! # Feature `tokio`
 //!
-//! Off by default. Adds [`FrameCodec`] (shown only when the feature is on),
-//! a `tokio_util::codec::Decoder` + `Encoder` that drives the same
-//! [`FrameDecoder`], so `FramedRead`/`FramedWrite`/`Framed` over a tokio
-//! `TcpStream` follow exactly the blocking adapters' rules, limits and
+//! Off by default. Adds [`FrameCodec`] and [`FrameResultCodec`] (shown only
+//! when the feature is on): `tokio_util::codec::Decoder` + `Encoder`s that
+//! drive the same [`FrameDecoder`], so `FramedRead`/`FramedWrite`/`Framed`
+//! over a tokio `TcpStream` follow the blocking adapters' rules, limits and
 //! errors, and grow their buffer lazily.
+//!
+//! One difference comes from tokio-util, which ends a framed stream after
+//! any error the decoder returns: under [`Oversize::Skip`], a `FrameCodec`
+//! stream yields the [`Error::FrameTooLarge`] report and then ends, so the
+//! frames after the skipped one are never seen. [`FrameResultCodec`] yields
+//! that report as an item instead (`Ok(Err(..))`) and goes on, exactly as a
+//! [`FrameReader`] does; `Result::flatten` gives the blocking reader's
+//! sequence. Every other error stays fatal with both codecs.
+//!
+//! ```
+//! # #[cfg(feature = "tokio")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), lenframe::Error> {
+//! use futures_util::StreamExt;
+//! use lenframe::{Codec, Error, FrameResultCodec, Oversize};
+//! use tokio_util::codec::FramedRead;
+//!
+//! let codec = Codec::builder().max_frame_len(4).oversize(Oversize::Skip).build()?;
+//! // Frames "a", one of 6 bytes (over the max), "b". A TcpStream in real life.
+//! let wire: &[u8] = b"\0\0\0\x01a\0\0\0\x06abcdef\0\0\0\x01b";
+//! let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(Result::flatten);
+//! assert_eq!(frames.next().await.unwrap()?, "a");
+//! let err = frames.next().await.unwrap().unwrap_err();
+//! assert!(matches!(err, Error::FrameTooLarge { len: 6, max: 4 }));
+//! assert_eq!(frames.next().await.unwrap()?, "b"); // goes on
+//! assert!(frames.next().await.is_none());
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "tokio"))]
+//! # fn main() {}
+//! ```
 //!
 //! # Limits and errors
 //!
@@ -119,13 +150,22 @@
 //! | Python `struct.pack('!I', n)` | `!I` (default) |
 //! | Python `struct.pack('i', n)` (the tutorials) | `i` |
 //! | tokio-util `LengthDelimitedCodec` default | `!I` (default) |
-//! | Erlang `{packet,1|2|4}` | `!B`, `!H`, `!I` |
+//! | Erlang `{packet,1}`, `{packet,2}`, `{packet,4}` | `!B`, `!H`, `!I` |
 //! | Twisted `Int32StringReceiver` / `Int16StringReceiver` | `!I` / `!H` |
 //! | Netty `LengthFieldBasedFrameDecoder(max, 0, 4, 0, 4)` | `!I` |
 //!
-//! tokio-util and Netty's `length_adjustment` is the negation of
-//! [`CodecBuilder::length_adjustment`] (here: header value = payload length
-//! + adjustment).
+//! tokio-util's and Netty's `length_adjustment` differ from
+//! [`CodecBuilder::length_adjustment`]; the [`CodecBuilder`] docs give the
+//! equivalent settings for every combination of offset, strip count and
+//! adjustment.
+// Without the feature the tokio items do not exist: point their links at
+// the section that says so, instead of leaving them unresolved.
+#![cfg_attr(
+    not(feature = "tokio"),
+    doc = "",
+    doc = "[`FrameCodec`]: #feature-tokio",
+    doc = "[`FrameResultCodec`]: #feature-tokio"
+)]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -148,7 +188,7 @@ pub use format::{ByteOrder, HeaderFormat, IntBytes};
 pub use read::FrameReader;
 pub use stream::PayloadReader;
 #[cfg(feature = "tokio")]
-pub use tokio::FrameCodec;
+pub use tokio::{FrameCodec, FrameResultCodec};
 pub use write::FrameWriter;
 
 /// The README's examples, compiled and run as doctests.

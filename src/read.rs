@@ -269,7 +269,9 @@ impl<R: Read> FrameReader<R> {
     fn fill_large(&mut self, needed: usize) -> io::Result<usize> {
         let mut vec: Vec<u8> = std::mem::take(&mut self.buf).into();
         let len = vec.len();
-        let target = LARGE_STEP.max(len.saturating_mul(2)).min(len.saturating_add(needed));
+        let target = LARGE_STEP
+            .max(len.saturating_mul(2))
+            .min(len.saturating_add(needed));
         if vec.capacity() < target {
             vec.reserve_exact(target - len);
         }

@@ -1,5 +1,10 @@
-//! `FrameCodec`: a tokio-util codec over the same sans-IO state machine
-//! (feature `tokio`).
+//! `FrameCodec` and `FrameResultCodec`: tokio-util codecs over the same
+//! sans-IO state machine (feature `tokio`).
+//!
+//! tokio-util's `FramedRead`/`Framed` end their stream after any decoder
+//! error: they yield the `Err`, then `None`. So a recoverable report (an
+//! oversize frame skipped under `Oversize::Skip`) cannot be a decoder error
+//! if the stream is to go on; `FrameResultCodec` returns it as an item.
 
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
@@ -21,6 +26,16 @@ const GROWTH_STEP: usize = 64 * 1024;
 /// whole declared length as soon as it reads a header, it asks the read
 /// buffer to grow only with what arrives: at most max(64 KiB, what is
 /// buffered) at a time.
+///
+/// # Oversize frames under `Oversize::Skip`
+///
+/// One difference from the blocking reader: `FramedRead` and `Framed` end
+/// their stream after any error the decoder returns (tokio-util's rule).
+/// Under [`Oversize::Skip`](crate::Oversize::Skip) this codec reports an
+/// oversize frame as [`Error::FrameTooLarge`] like the blocking reader, but
+/// the stream then ends, and the frames after it are never seen. To go on
+/// past a skipped frame as [`FrameReader`](crate::FrameReader) does, use
+/// [`FrameResultCodec`], which returns that report as an item.
 ///
 /// # Examples
 ///
@@ -113,5 +128,106 @@ impl Encoder<BytesMut> for FrameCodec {
 
     fn encode(&mut self, item: BytesMut, dst: &mut BytesMut) -> Result<(), Error> {
         self.decoder.codec().encode(&item, dst)
+    }
+}
+
+/// A [`FrameCodec`] whose items are `Result<Bytes, Error>`, so that
+/// `FramedRead` and `Framed` go on past an oversize frame skipped under
+/// [`Oversize::Skip`](crate::Oversize::Skip), exactly as the blocking
+/// [`FrameReader`](crate::FrameReader) does (feature `tokio`).
+///
+/// tokio-util ends a framed stream after any decoder error, so this codec
+/// returns the recoverable report, [`Error::FrameTooLarge`] with the
+/// decoder still going, as an item (`Ok(Err(..))` on the stream) and keeps
+/// decoding. Every other error stays fatal and ends the stream (`Err(..)`):
+/// a bad header that fails the [`FrameDecoder`] (including an oversize
+/// frame under [`Oversize::Error`](crate::Oversize::Error)), a truncated
+/// stream, an I/O error. `Result::flatten` turns the stream into the
+/// blocking reader's sequence of `Result<Bytes, Error>`.
+///
+/// It drives the same one [`FrameDecoder`] through a [`FrameCodec`], and
+/// encodes whatever [`FrameCodec`] encodes.
+///
+/// # Examples
+///
+/// Frames `a`, one over the maximum, then `b`: the stream reports the
+/// oversize frame and goes on.
+///
+/// ```
+/// use futures_util::StreamExt;
+/// use lenframe::{Codec, Error, FrameResultCodec, Oversize};
+/// use tokio_util::codec::FramedRead;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Error> {
+/// let codec = Codec::builder().max_frame_len(4).oversize(Oversize::Skip).build()?;
+/// let wire: &[u8] = b"\0\0\0\x01a\0\0\0\x06abcdef\0\0\0\x01b";
+/// // A `TcpStream` in real life.
+/// let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(Result::flatten);
+/// let mut got = Vec::new();
+/// while let Some(item) = frames.next().await {
+///     got.push(item);
+/// }
+/// assert!(matches!(&got[..], [
+///     Ok(a),
+///     Err(Error::FrameTooLarge { len: 6, max: 4 }),
+///     Ok(b),
+/// ] if a == "a" && b == "b"));
+/// # Ok(())
+/// # }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FrameResultCodec {
+    inner: FrameCodec,
+}
+
+impl FrameResultCodec {
+    /// A codec with `codec`'s configuration.
+    pub fn new(codec: Codec) -> FrameResultCodec {
+        FrameResultCodec {
+            inner: FrameCodec::new(codec),
+        }
+    }
+
+    /// The configuration.
+    pub fn codec(&self) -> &Codec {
+        self.inner.codec()
+    }
+
+    /// The state machine underneath.
+    pub fn decoder(&self) -> &FrameDecoder {
+        self.inner.decoder()
+    }
+}
+
+impl Decoder for FrameResultCodec {
+    type Item = Result<Bytes, Error>;
+    type Error = Error;
+
+    fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
+        match self.inner.decode(src) {
+            Ok(frame) => Ok(frame.map(Ok)),
+            // Skipped under `Oversize::Skip`: the next call discards it.
+            Err(e @ Error::FrameTooLarge { .. }) if !self.decoder().is_failed() => Ok(Some(Err(e))),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
+        match self.decode(src)? {
+            Some(item) => Ok(Some(item)),
+            None => self.decoder().end_of_stream(src).map(|()| None),
+        }
+    }
+}
+
+impl<T> Encoder<T> for FrameResultCodec
+where
+    FrameCodec: Encoder<T, Error = Error>,
+{
+    type Error = Error;
+
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), Error> {
+        self.inner.encode(item, dst)
     }
 }

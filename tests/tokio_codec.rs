@@ -1,6 +1,7 @@
 //! Feature `tokio`: `FrameCodec` agrees with the blocking `FrameReader` on
-//! the same inputs, lazy buffer growth, and async/blocking peers talking to
-//! each other's echo servers.
+//! the same inputs, `FrameResultCodec` goes on past a frame skipped under
+//! `Oversize::Skip` as the reader does, lazy buffer growth, and
+//! async/blocking peers talking to each other's echo servers.
 #![cfg(feature = "tokio")]
 
 mod common;
@@ -13,7 +14,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use common::{all_formats, codec, encode_all};
 use futures_util::{SinkExt, StreamExt};
-use lenframe::{Codec, Error, FrameCodec, FramePart};
+use lenframe::{Codec, Error, FrameCodec, FramePart, FrameResultCodec, Oversize};
 use proptest::prelude::*;
 use tokio_util::codec::{Decoder, Framed, FramedRead};
 
@@ -68,6 +69,73 @@ proptest! {
     }
 }
 
+/// Decodes `wire` through FrameResultCodec in chunks, as FramedRead does:
+/// every item (flattened) until the first decoder error, which ends it.
+fn result_codec_items(c: Codec, wire: &[u8], chunk: usize) -> Vec<Result<Vec<u8>, String>> {
+    let mut fc = FrameResultCodec::new(c);
+    let mut buf = BytesMut::new();
+    let mut out = Vec::new();
+    let item = |r: Result<Bytes, Error>| r.map(|b| b.to_vec()).map_err(|e| e.to_string());
+    for piece in wire.chunks(chunk.max(1)) {
+        buf.extend_from_slice(piece);
+        loop {
+            match fc.decode(&mut buf) {
+                Ok(Some(r)) => out.push(item(r)),
+                Ok(None) => break,
+                Err(e) => {
+                    out.push(Err(e.to_string()));
+                    return out;
+                }
+            }
+        }
+    }
+    loop {
+        match fc.decode_eof(&mut buf) {
+            Ok(Some(r)) => out.push(item(r)),
+            Ok(None) => return out,
+            Err(e) => {
+                out.push(Err(e.to_string()));
+                return out;
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(100))]
+
+    /// Under `Oversize::Skip`, FrameResultCodec yields item for item what
+    /// the blocking reader's iterator yields, oversize reports included.
+    #[test]
+    fn result_codec_and_reader_agree_under_skip(
+        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..500), 0..12),
+        noise in prop::collection::vec(any::<u8>(), 0..64),
+        fmt_idx in 0..60usize,
+        chunk in 1..700usize,
+        corrupt in any::<bool>(),
+    ) {
+        let c = Codec::builder()
+            .format(all_formats()[fmt_idx])
+            .max_frame_len(300)
+            .oversize(Oversize::Skip)
+            .build()
+            .unwrap();
+        let frames: Vec<Vec<u8>> = frames
+            .into_iter()
+            .map(|mut f| { f.truncate(c.format().max_value() as usize); f })
+            .collect();
+        let mut wire = encode_all(&c.with_max_frame_len(usize::MAX).unwrap(), &frames);
+        if corrupt {
+            wire.extend_from_slice(&noise);
+        }
+        let reader: Vec<_> = c
+            .new_read(&wire[..])
+            .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+            .collect();
+        prop_assert_eq!(result_codec_items(c, &wire, chunk), reader);
+    }
+}
+
 #[test]
 fn grows_lazily_unlike_declared_length() {
     let mut fc = FrameCodec::default();
@@ -116,6 +184,157 @@ async fn truncated_stream_is_a_typed_error() {
         })) => {}
         other => panic!("{other:?}"),
     }
+}
+
+/// Frames `alpha`, a 300-byte frame over the max of 8, `beta`, `gamma`.
+fn wire_with_an_oversize_frame() -> (Codec, Vec<u8>) {
+    let c = Codec::builder()
+        .max_frame_len(8)
+        .oversize(Oversize::Skip)
+        .build()
+        .unwrap();
+    let mut wire = Vec::new();
+    c.encode_to_vec(b"alpha", &mut wire).unwrap();
+    wire.extend_from_slice(&300u32.to_be_bytes());
+    wire.extend_from_slice(&[0xAB; 300]);
+    c.encode_to_vec(b"beta", &mut wire).unwrap();
+    c.encode_to_vec(b"gamma", &mut wire).unwrap();
+    (c, wire)
+}
+
+/// What the blocking `FrameReader` yields for `wire_with_an_oversize_frame`.
+fn blocking_items(c: Codec, wire: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+    c.new_read(wire)
+        .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+        .collect()
+}
+
+/// Writes `wire` 7 bytes at a time, so the oversize frame arrives in many
+/// reads, then closes.
+async fn write_in_pieces<W: tokio::io::AsyncWrite + Unpin>(mut tx: W, wire: Vec<u8>) {
+    use tokio::io::AsyncWriteExt;
+    for piece in wire.chunks(7) {
+        tx.write_all(piece).await.unwrap();
+        tx.flush().await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    tx.shutdown().await.unwrap();
+}
+
+fn check_skip_items(got: Vec<Result<Bytes, Error>>, c: Codec, wire: &[u8]) {
+    assert!(
+        matches!(
+            got.get(1),
+            Some(Err(Error::FrameTooLarge { len: 300, max: 8 }))
+        ),
+        "{got:?}"
+    );
+    let got: Vec<Result<Vec<u8>, String>> = got
+        .into_iter()
+        .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+        .collect();
+    let want = vec![
+        Ok(b"alpha".to_vec()),
+        Err("frame of 300 bytes exceeds the maximum of 8 bytes".to_string()),
+        Ok(b"beta".to_vec()),
+        Ok(b"gamma".to_vec()),
+    ];
+    assert_eq!(got, want);
+    assert_eq!(blocking_items(c, wire), want, "the blocking reader's rules");
+}
+
+/// The crate docs' promise: under `Oversize::Skip`, `FramedRead` reports an
+/// oversize frame once and goes on with the frames after it, as the
+/// blocking `FrameReader` does.
+#[tokio::test]
+async fn framed_read_continues_past_a_skipped_oversize_frame() {
+    let (c, wire) = wire_with_an_oversize_frame();
+    let (tx, rx) = tokio::io::duplex(16); // every read is at most 16 bytes
+    let writer = tokio::spawn(write_in_pieces(tx, wire.clone()));
+    let mut framed = FramedRead::new(rx, FrameResultCodec::new(c)).map(Result::flatten);
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(item) = framed.next().await {
+            got.push(item);
+        }
+    })
+    .await
+    .expect("timed out");
+    check_skip_items(got, c, &wire);
+    writer.await.unwrap();
+}
+
+/// The same over a real TCP socket with `Framed`.
+#[tokio::test]
+async fn framed_over_tcp_continues_past_a_skipped_oversize_frame() {
+    let (c, wire) = wire_with_an_oversize_frame();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let sent = wire.clone();
+    let writer = tokio::spawn(async move {
+        let (tx, _) = listener.accept().await.unwrap();
+        tx.set_nodelay(true).unwrap();
+        write_in_pieces(tx, sent).await;
+    });
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut framed = Framed::new(stream, FrameResultCodec::new(c));
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(item) = framed.next().await {
+            got.push(item.flatten());
+        }
+    })
+    .await
+    .expect("timed out");
+    check_skip_items(got, c, &wire);
+    writer.await.unwrap();
+}
+
+/// `FrameCodec` reports the skipped frame as a decoder error, after which
+/// tokio-util ends the stream: the documented difference that
+/// `FrameResultCodec` exists for.
+#[tokio::test]
+async fn frame_codec_stream_ends_at_a_skipped_frame() {
+    let (c, wire) = wire_with_an_oversize_frame();
+    let mut framed = FramedRead::new(&wire[..], FrameCodec::new(c));
+    assert_eq!(framed.next().await.unwrap().unwrap(), "alpha");
+    assert!(matches!(
+        framed.next().await,
+        Some(Err(Error::FrameTooLarge { len: 300, max: 8 }))
+    ));
+    assert!(framed.next().await.is_none());
+}
+
+/// Under `Oversize::Error` the oversize frame stays fatal, and a stream cut
+/// inside a skipped frame ends with `Truncated`, as in the blocking reader.
+#[tokio::test]
+async fn frame_result_codec_keeps_fatal_errors_fatal() {
+    let (skip, wire) = wire_with_an_oversize_frame();
+    let fatal = Codec::builder().max_frame_len(8).build().unwrap();
+    let mut framed = FramedRead::new(&wire[..], FrameResultCodec::new(fatal));
+    assert_eq!(framed.next().await.unwrap().unwrap().unwrap(), "alpha");
+    assert!(matches!(
+        framed.next().await,
+        Some(Err(Error::FrameTooLarge { len: 300, max: 8 }))
+    ));
+    assert!(framed.next().await.is_none());
+
+    let cut = &wire[..9 + 4 + 100]; // "alpha", then 100 of 300 oversize bytes
+    let mut framed = FramedRead::new(cut, FrameResultCodec::new(skip));
+    assert_eq!(framed.next().await.unwrap().unwrap().unwrap(), "alpha");
+    assert!(matches!(
+        framed.next().await,
+        Some(Ok(Err(Error::FrameTooLarge { len: 300, max: 8 })))
+    ));
+    assert!(matches!(
+        framed.next().await,
+        Some(Err(Error::Truncated {
+            part: FramePart::Payload,
+            got: 100,
+            expected: 300
+        }))
+    ));
+    assert!(framed.next().await.is_none());
 }
 
 /// A running example server, killed on drop.
