@@ -40,8 +40,10 @@ pub enum Oversize {
 ///
 /// * **length adjustment**: header value = payload length + adjustment.
 ///   `length_includes_header(true)` adds the header length to it, for
-///   protocols whose length counts the header. (tokio-util's and Netty's
-///   `length_adjustment` has the opposite sign: theirs is `-adjustment`.)
+///   protocols whose length counts the header. tokio-util's and Netty's
+///   `length_adjustment` count differently, and tokio-util's also depends
+///   on `num_skip`: the table under [`CodecBuilder`] gives their settings
+///   for every configuration.
 /// * **max_frame_len** counts payload bytes only. If the header cannot
 ///   express that much (e.g. `H` carries at most 65 535), the maximum is
 ///   clamped to what it can express; [`Codec::max_frame_len`] reports the
@@ -99,6 +101,9 @@ impl Codec {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn new(format: HeaderFormat) -> Codec {
+        // At most DEFAULT_MAX_FRAME_LEN (8 MiB): the casts are lossless, and
+        // max is far below usize::MAX - header_len, as `build` guarantees.
+        // Adjustment 0, so the valid header values are exactly 0..=max.
         let max = (DEFAULT_MAX_FRAME_LEN as u64).min(format.max_value()) as usize;
         Codec {
             format,
@@ -203,18 +208,31 @@ impl Codec {
 
     /// The payload length a header region announces, checked against the
     /// limits. `header` must hold at least [`header_len`](Self::header_len)
-    /// bytes.
+    /// bytes (a shorter one panics on the slice).
+    ///
+    /// A returned length is at most `max_frame_len`, so `header_len + len`
+    /// fits a usize (`build` clamps `max_frame_len` to `usize::MAX -
+    /// header_len`).
     #[inline(always)]
     pub(crate) fn payload_len(&self, header: &[u8]) -> Result<u64, Fault> {
         let raw = self.format.decode_raw(&header[self.offset..]);
         if raw.wrapping_sub(self.raw_lo) <= self.raw_span {
-            // In range, so the wrapping subtraction is exact.
+            // raw is in raw_lo..=raw_hi, so raw - adjustment is in
+            // 0..=max_frame_len: the true difference fits a u64, and the
+            // wrapping subtraction (two's complement) gives exactly it.
             return Ok(raw.wrapping_sub(self.adjustment as u64));
         }
         Err(self.header_fault(header))
     }
 
     /// Why a header value is out of range.
+    ///
+    /// The fast check in `payload_len` and `checked_payload_len` accept the
+    /// same values: raw_lo..=raw_hi is exactly the non-negative values `v`
+    /// with `0 <= v - adjustment <= max_frame_len` (negative signed values
+    /// decode above the field's max, which raw_hi never exceeds). So the
+    /// slow path always finds the fault; tests/config_extremes.rs checks it
+    /// on extreme headers of every format.
     #[cold]
     fn header_fault(&self, header: &[u8]) -> Fault {
         match self.checked_payload_len(header) {
@@ -232,12 +250,14 @@ impl Codec {
         let len = if self.adjustment == 0 {
             value
         } else {
+            // i128 holds any u64 minus any i64.
             let len = i128::from(value) - i128::from(self.adjustment);
             u64::try_from(len).map_err(|_| Fault::Adjustment {
                 value,
                 adjustment: self.adjustment,
             })?
         };
+        // usize -> u64 is lossless: usize is at most 64 bits wide.
         if len > self.max_frame_len as u64 {
             return Err(Fault::TooLarge {
                 len,
@@ -314,6 +334,64 @@ impl From<Fault> for Error {
 /// assert_eq!(&frame[..], &[0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c']);
 /// # Ok::<(), lenframe::Error>(())
 /// ```
+///
+/// # The same stream in tokio-util and Netty
+///
+/// Write `H` = [`Codec::header_len`] (`length_field_offset` + field
+/// size), `S` = [`Codec::num_skip`] (default `H`), `A` =
+/// [`Codec::length_adjustment`] (`length_adjustment`, plus `H` with
+/// `length_includes_header(true)`) and `M` = [`Codec::max_frame_len`].
+/// A frame whose header value is `v` is `H + v - A` bytes on the wire, and
+/// the decoder returns all of them but the first `S`.
+///
+/// * tokio-util's `LengthDelimitedCodec` reads `v`, refuses it if over its
+///   `max_frame_length` (checked *before* adjusting), drops `num_skip`
+///   bytes and returns the next `v + length_adjustment`. So its
+///   `length_adjustment` is `H - S - A`: the negation of ours only when
+///   the whole header region is stripped (`S = H`, the default). Its
+///   *encoder* writes `v` = payload length - `length_adjustment`, checks
+///   the payload length against `max_frame_length`, writes no offset bytes
+///   and ignores `num_skip`: it writes our bytes with `length_adjustment`
+///   `-A` and only when `length_field_offset` is 0.
+/// * Netty's `LengthFieldBasedFrameDecoder(maxFrameLength,
+///   lengthFieldOffset, lengthFieldLength, lengthAdjustment,
+///   initialBytesToStrip)` takes frames of `lengthFieldOffset +
+///   lengthFieldLength + v + lengthAdjustment` bytes and drops the first
+///   `initialBytesToStrip`; `maxFrameLength` counts the whole frame. So
+///   `lengthAdjustment = -A`, `initialBytesToStrip = S`, `maxFrameLength =
+///   M + H`. (Derived from Netty's documented formula, not run.)
+///
+/// | lenframe builder | `H`, `S`, `A` | tokio-util decoder | tokio-util encoder | Netty decoder |
+/// |---|---|---|---|---|
+/// | **any**: `length_field_offset(o)`, field of `n` bytes | `o + n`, `S`, `A` | `length_field_offset(o)`, `length_field_length(n)`, `num_skip(S)`, `length_adjustment(H - S - A)`, `max_frame_length(M + A)` | only if `o = 0`: `length_field_length(n)`, `length_adjustment(-A)`, `max_frame_length(M)` | `(M + H, o, n, -A, S)` |
+/// | defaults (`!I`) | 4, 4, 0 | defaults | defaults | `(M + 4, 0, 4, 0, 4)` |
+/// | `length_adjustment(a)` | 4, 4, `a` | `length_adjustment(-a)` | `length_adjustment(-a)`, as the decoder | `(M + 4, 0, 4, -a, 4)` |
+/// | `length_includes_header(true)` | 4, 4, 4 | `length_adjustment(-4)` | `length_adjustment(-4)`, as the decoder | `(M + 4, 0, 4, -4, 4)` |
+/// | `num_skip(0)` | 4, 0, 0 | `num_skip(0)`, `length_adjustment(4)` | strip count: decode only; encode with another codec, `length_adjustment(0)` | `(M + 4, 0, 4, 0, 0)` |
+/// | `num_skip(0)`, `length_includes_header(true)` | 4, 0, 4 | `num_skip(0)`, `length_adjustment(0)` | strip count: decode only; encode with another codec, `length_adjustment(-4)` | `(M + 4, 0, 4, -4, 0)` |
+/// | `length_field_offset(2)` | 6, 6, 0 | `length_field_offset(2)`, `length_adjustment(0)` | offset: decode only, no encoder | `(M + 6, 2, 4, 0, 6)` |
+/// | `length_field_offset(2)`, `num_skip(2)` | 6, 2, 0 | `length_field_offset(2)`, `num_skip(2)`, `length_adjustment(4)` | offset: decode only, no encoder | `(M + 6, 2, 4, 0, 2)` |
+/// | `"!H"`, `length_field_offset(2)`, `length_includes_header(true)`, `num_skip(0)` (the example above) | 4, 0, 4 | `length_field_offset(2)`, `length_field_length(2)`, `num_skip(0)`, `length_adjustment(0)` | offset: decode only, no encoder | `(M + 4, 2, 2, -4, 0)` |
+///
+/// Unlisted tokio-util settings are its defaults (`num_skip` = offset +
+/// field length). In every row tokio-util's decoder takes
+/// `max_frame_length(M + A)` (it bounds the header value) and its encoder
+/// `max_frame_length(M)` (it bounds the payload), so one codec serves both
+/// directions (rows with `S = H`) with the larger of the two.
+/// Little-endian formats (`<`, or native on a little-endian target) add
+/// tokio-util's `little_endian()` and Netty's `ByteOrder.LITTLE_ENDIAN`
+/// first argument. Both read the field unsigned (Netty's 8-byte field
+/// signed): a negative value in a signed format is an error here and a
+/// (refused) huge length there; valid streams read the same.
+/// `tests/adjustment_equivalence.rs` runs every row, and random
+/// configurations, through tokio-util.
+///
+/// One tokio-util quirk: `new_codec` lowers its `max_frame_length` to the
+/// field's largest value + its `length_adjustment`, so when that adjustment
+/// is negative it refuses the top header values, which lenframe accepts
+/// (e.g. `"!B"` with `length_includes_header(true)`: tokio-util's
+/// `length_adjustment(-1)` refuses the header value 255, a 254-byte
+/// payload that lenframe reads).
 #[derive(Debug, Clone, Default)]
 pub struct CodecBuilder {
     format: HeaderFormat,
@@ -380,13 +458,19 @@ impl CodecBuilder {
     /// [`MAX_HEADER_LEN`], `num_skip` is longer than the header region, or
     /// the adjustment leaves no length the header can express.
     pub fn build(&self) -> Result<Codec> {
+        // Every quantity below comes from the caller, so the arithmetic is
+        // either bounded by an earlier check (said where it happens) or done
+        // in i128, which holds any u64 plus or minus any i64.
         let size = self.format.size();
+        // size <= 8 < MAX_HEADER_LEN: no underflow.
         if self.offset > MAX_HEADER_LEN - size {
             return Err(Error::BadConfig(format!(
                 "length field offset {} plus field size {size} exceeds {MAX_HEADER_LEN} bytes",
                 self.offset
             )));
         }
+        // offset <= MAX_HEADER_LEN - size: no overflow, and header_len fits
+        // the u8 that `Header` stores it in.
         let header_len = self.offset + size;
         let num_skip = self.num_skip.unwrap_or(header_len);
         if num_skip > header_len {
@@ -395,33 +479,43 @@ impl CodecBuilder {
             )));
         }
         let extra = if self.includes_header {
+            // header_len <= MAX_HEADER_LEN: lossless.
             header_len as i64
         } else {
             0
         };
         let adjustment = self.adjustment.checked_add(extra).ok_or_else(|| {
-            Error::BadConfig(format!("length adjustment {} overflows", self.adjustment))
+            Error::BadConfig(format!(
+                "length adjustment {} plus the header length {header_len} overflows",
+                self.adjustment
+            ))
         })?;
+        let field_max = i128::from(self.format.max_value());
+        let adj = i128::from(adjustment);
         // Largest payload the header can carry: field max - adjustment.
-        let expressible = i128::from(self.format.max_value()) - i128::from(adjustment);
+        let expressible = field_max - adj;
         if expressible < 0 {
             return Err(Error::BadConfig(format!(
-                "length adjustment {adjustment} exceeds the largest value of {} ({})",
-                self.format,
-                self.format.max_value()
+                "length adjustment {adjustment} exceeds the largest value of {} ({field_max})",
+                self.format
             )));
         }
         let wanted = self.max_frame_len.unwrap_or(DEFAULT_MAX_FRAME_LEN);
-        let in_memory = (usize::MAX - header_len) as u128;
-        let max = (wanted as u128).min(expressible as u128).min(in_memory) as usize;
-        // Header values that decode to a payload of 0..=max bytes.
-        let raw_lo = i128::from(adjustment).max(0);
-        let raw_hi =
-            (max as i128 + i128::from(adjustment)).min(i128::from(self.format.max_value()));
+        // The decoder computes header_len + payload length in usize.
+        let in_memory = usize::MAX - header_len;
+        // The minimum of three values of which one is a usize: fits usize.
+        let max = wanted.min(in_memory);
+        let max = usize::try_from(expressible).map_or(max, |e| max.min(e));
+        // Header values that decode to a payload of 0..=max bytes:
+        // 0 <= raw_lo and raw_hi <= field_max <= u64::MAX.
+        let raw_lo = adj.max(0);
+        let raw_hi = (max as i128 + adj).min(field_max);
         if raw_hi < raw_lo {
+            // Only for a negative adjustment (otherwise max + adj = raw_hi
+            // >= adj): its negation, in i128 so that i64::MIN has one.
             return Err(Error::BadConfig(format!(
-                "max_frame_len {max} is below the smallest payload length adjustment {adjustment} allows ({})",
-                -adjustment
+                "max_frame_len {max} is below the smallest payload length ({}) that length adjustment {adjustment} allows",
+                -adj
             )));
         }
         Ok(Codec {

@@ -55,6 +55,8 @@ impl Codec {
     pub fn header(&self, payload_len: usize) -> Result<Header> {
         let field = self.length_field(payload_len)?;
         let mut bytes = [0u8; MAX_HEADER_LEN];
+        // `build` checked offset + field size = header_len <= MAX_HEADER_LEN
+        // (64): the slice is in bounds and the length fits a u8.
         bytes[self.offset..self.header_len].copy_from_slice(field.as_ref());
         Ok(Header {
             bytes,
@@ -65,9 +67,16 @@ impl Codec {
     /// The length field's bytes for a payload of `payload_len` bytes.
     #[inline(always)]
     fn length_field(&self, payload_len: usize) -> Result<IntBytes> {
+        // Computed modulo 2^64, then given the range check decoding makes
+        // (raw_lo..=raw_hi, inside 0..=field max): a value that passes it is
+        // the true payload_len + adjustment. Once payload_len <= max, the
+        // true value is at most max + adjustment, so the only bad case left
+        // is a negative one (a negative adjustment larger than the payload):
+        // then raw_lo = 0 and it wraps to 2^64 + payload_len + adjustment,
+        // above raw_span <= max + adjustment since 2^64 > max. It is
+        // rejected. tests/config_extremes.rs checks this exhaustively
+        // against exact arithmetic at the extremes.
         let value = (payload_len as u64).wrapping_add(self.adjustment as u64);
-        // The same range as decoding accepts; it also catches a negative
-        // adjustment that would make the value negative.
         if payload_len > self.max_frame_len || value.wrapping_sub(self.raw_lo) > self.raw_span {
             return Err(self.unencodable(payload_len));
         }
@@ -106,7 +115,8 @@ impl Codec {
     pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
         let field = self.length_field(payload.len())?;
         // Room for a whole 8-byte word: writing it and trimming is one
-        // fixed-size store instead of a variable-length copy.
+        // fixed-size store instead of a variable-length copy. No overflow: a
+        // slice holds at most isize::MAX bytes and header_len <= 64.
         dst.reserve(self.header_len + 8 + payload.len());
         dst.put_bytes(0, self.offset);
         let len = dst.len();
@@ -133,6 +143,7 @@ impl Codec {
     #[inline]
     pub fn encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
         let field = self.length_field(payload.len())?;
+        // As in `encode`: a slice is at most isize::MAX bytes, no overflow.
         dst.reserve(self.header_len + 8 + payload.len());
         dst.resize(dst.len() + self.offset, 0);
         let len = dst.len();

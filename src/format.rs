@@ -132,6 +132,7 @@ impl HeaderFormat {
     /// ```
     pub fn new(order: ByteOrder, code: char) -> Result<HeaderFormat, Error> {
         match code {
+            // ASCII, so `as u8` is lossless.
             'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' => {
                 Ok(HeaderFormat::build(order, code as u8))
             }
@@ -148,6 +149,7 @@ impl HeaderFormat {
             b'b' => 1,
             b'h' => 2,
             b'i' => 4,
+            // C `long` is 4 or 8 bytes: lossless.
             b'l' if native => std::mem::size_of::<std::ffi::c_long>() as u8,
             b'l' => 4,
             _ => 8,
@@ -201,6 +203,7 @@ impl HeaderFormat {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn max_value(&self) -> u64 {
+        // size is 1, 2, 4 or 8: bits is 7..=64 and the shift below < 64.
         let bits = 8 * u32::from(self.size) - u32::from(self.signed);
         if bits == 64 {
             u64::MAX
@@ -229,6 +232,9 @@ impl HeaderFormat {
         if !self.signed {
             return Ok(raw);
         }
+        // Sign-extend: move the field's top bit to bit 63, reinterpret as
+        // i64 (the `as` is the intended two's-complement cast), shift back
+        // arithmetically. size is 1, 2, 4 or 8, so shift is 0..=56.
         let shift = 64 - 8 * u32::from(self.size);
         let value = ((raw << shift) as i64) >> shift;
         if value < 0 { Err(value) } else { Ok(raw) }
@@ -242,6 +248,7 @@ impl HeaderFormat {
         // Fast path: with 8 bytes at hand, one load and a shift or mask
         // serves every width (no dispatch on the size).
         if let Some(word) = bytes.first_chunk::<8>() {
+            // bits is 8..=64, so both shifts are 0..=56.
             let bits = 8 * u32::from(self.size);
             return if self.big {
                 u64::from_be_bytes(*word) >> (64 - bits)
@@ -277,6 +284,12 @@ impl HeaderFormat {
     /// Encodes a value known to be at most [`max_value`](Self::max_value).
     #[inline(always)]
     pub(crate) fn encode_in_range(&self, value: u64) -> IntBytes {
+        // A larger value would lose its high bits silently.
+        debug_assert!(
+            value <= self.max_value(),
+            "{value} over {}",
+            self.max_value()
+        );
         let bytes = if self.big {
             // Shift the value to the front so the first `size` bytes hold it.
             (value << (64 - 8 * u32::from(self.size))).to_be_bytes()
@@ -321,6 +334,7 @@ impl FromStr for HeaderFormat {
             return Err(bad("repeat counts are not supported"));
         }
         match code {
+            // ASCII, so `as u8` is lossless.
             'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' => {
                 Ok(HeaderFormat::build(order, code as u8))
             }
