@@ -9,7 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")"
 secs="${1:-600}"
 shift || true
-targets=("${@:-decode reader round_trip}")
+targets=("${@:-decode reader round_trip model}")
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz || exit 1
 status=0
 for target in ${targets[@]}; do

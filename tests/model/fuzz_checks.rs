@@ -1,6 +1,9 @@
-//! The checks behind every fuzz target, shared with the stable replay test
-//! (`tests/fuzz_replay.rs` includes this file), so a corpus file means the
-//! same thing under libFuzzer and under `cargo test`.
+//! The checks behind the `decode`, `reader` and `round_trip` fuzz
+//! targets, shared with the stable replay test (`tests/fuzz_replay.rs`
+//! includes this file), so a corpus file means the same thing under
+//! libFuzzer and under `cargo test`. It lives under `tests/` (the fuzz
+//! crate includes it by path) so the packaged crate, which leaves `fuzz/`
+//! out, still builds its tests.
 //!
 //! Each check takes arbitrary bytes, derives a configuration and an input
 //! from them, and panics only if lenframe breaks a promise.

@@ -1,0 +1,120 @@
+//! What the runs exercised: one counter per call kind and per state the
+//! model check means to reach. The fixed-seed test asserts every counter
+//! moved, so the check cannot quietly test less.
+
+use std::cell::RefCell;
+
+macro_rules! counters {
+    ($($name:ident: $doc:literal,)*) => {
+        /// A call kind or state reached.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(non_camel_case_types)]
+        pub enum C {
+            $(#[doc = $doc] $name,)*
+        }
+
+        /// Every counter, in table order.
+        pub const ALL: &[C] = &[$(C::$name,)*];
+
+        impl C {
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(C::$name => stringify!($name),)*
+                }
+            }
+
+            pub fn doc(self) -> &'static str {
+                match self {
+                    $(C::$name => $doc,)*
+                }
+            }
+        }
+    };
+}
+
+counters! {
+    config_rejected: "a generated configuration failed to build (BadConfig)",
+    policy_skip: "a run under Oversize::Skip",
+    policy_error: "a run under Oversize::Error",
+    header_with_kept_bytes: "a run with num_skip < header_len",
+    negative_adjustment: "a run with a negative length adjustment",
+    ev_frame: "a buffered frame returned",
+    ev_stream: "a streamed frame begun",
+    ev_skipped: "an oversize frame reported and skipped",
+    ev_too_large_fatal: "an oversize frame failing the stream",
+    ev_negative: "a negative length",
+    ev_adjustment: "an adjustment out of range",
+    ev_truncated_header: "the input ending inside a header",
+    ev_truncated_payload: "the input ending inside a payload",
+    ev_clean: "a clean end",
+    io_would_block: "WouldBlock returned by a reading call",
+    io_timed_out: "TimedOut returned by a reading call",
+    io_interrupted: "Interrupted injected (and retried inside)",
+    r_read_frame: "FrameReader::read_frame",
+    r_read_frame_ref: "FrameReader::read_frame_ref",
+    r_iter_next: "FrameReader as Iterator",
+    r_iter_continues_after_skip: "the iterator going on after a skipped oversize frame",
+    r_iter_stopped: "the iterator returning None after its end",
+    r_stream: "FrameReader::read_frame_stream",
+    r_stream_read_whole: "a PayloadReader read to its end",
+    r_stream_read_part_drop: "a PayloadReader read in part, then dropped",
+    r_stream_drop_at_once: "a PayloadReader dropped unread",
+    r_stream_drop_after_block: "a PayloadReader dropped right after a WouldBlock/TimedOut",
+    r_stream_block_mid_payload: "WouldBlock/TimedOut from PayloadReader::read",
+    r_stream_unexpected_eof: "PayloadReader::read past a stream that ends early",
+    r_stream_zero_read: "PayloadReader::read into an empty buffer",
+    r_stream_with_header_bytes: "a streamed frame that starts with kept header bytes",
+    r_call_after_dropped_stream: "a reading call discarding the rest of a dropped stream",
+    r_stream_while_skipping: "read_frame_stream called while an oversize frame is being skipped",
+    r_stream_after_fatal: "read_frame_stream on a failed reader",
+    r_stream_after_truncated: "read_frame_stream after the truncated end",
+    r_stream_over_buffered_max: "a frame over max_frame_len that streams (stream limit larger)",
+    r_stream_over_stream_max: "a frame within max_frame_len but over the stream limit",
+    r_stream_after_partial_frame: "read_frame_stream after a buffered call stopped mid-frame",
+    r_call_after_end: "a reading call after the clean or truncated end",
+    r_into_parts: "FrameReader::into_parts",
+    r_into_parts_mid_frame: "into_parts inside a skipped or streamed frame",
+    d_decode: "FrameDecoder::decode",
+    d_decode_slice: "FrameDecoder::decode_slice",
+    d_decode_slice_discard: "decode_slice reporting discarded bytes",
+    d_frames: "FrameDecoder::frames",
+    d_begin_stream: "FrameDecoder::begin_stream",
+    d_begin_stream_discard: "begin_stream reporting discarded bytes",
+    d_consume_stream: "FrameDecoder::consume_stream",
+    d_consume_stream_clamped: "consume_stream offered more than the frame has",
+    d_stream_remaining: "FrameDecoder::stream_remaining",
+    d_decode_discards_stream: "a buffered decode call discarding an unfinished stream",
+    d_needed: "FrameDecoder::needed after a call that needed more",
+    d_end_of_stream: "end_of_stream compared with the model's verdict",
+    d_end_of_stream_after_skip: "end_of_stream right after a skip, with more buffered than the discard",
+    d_decode_eof: "FrameDecoder::decode_eof at the end",
+    d_eof_drain_clone: "decode_eof to the end on a clone, mid-stream",
+    d_after_fatal: "a decoder call after a fatal error",
+    tokio_decode: "FrameCodec (tokio_util Decoder) decode / decode_eof",
+    w_write_frame: "FrameWriter::write_frame accepted",
+    w_write_frame_refused: "write_frame refusing an unencodable frame",
+    w_write_frame_from_exact: "write_frame_from with an exact source",
+    w_write_frame_from_short: "write_frame_from with a short source",
+    w_write_frame_from_long: "write_frame_from with a long source",
+    w_write_frame_from_refused: "write_frame_from refusing a length the header cannot carry",
+    w_would_block: "a writer call returning WouldBlock/TimedOut",
+    w_accepted_partly_buffered: "a frame accepted with part of it still buffered",
+    w_poisoned: "a hard error poisoning the writer",
+    w_after_poison: "a writer call refused after poison",
+    w_flush: "FrameWriter::flush",
+    w_into_parts: "FrameWriter::into_parts",
+}
+
+thread_local! {
+    static COUNTS: RefCell<Vec<u64>> = RefCell::new(vec![0; ALL.len()]);
+}
+
+/// Counts one occurrence.
+pub fn hit(c: C) {
+    COUNTS.with(|v| v.borrow_mut()[c as usize] += 1);
+}
+
+/// The counts of this thread, and resets them.
+pub fn take() -> Vec<u64> {
+    COUNTS.with(|v| std::mem::replace(&mut *v.borrow_mut(), vec![0; ALL.len()]))
+}
