@@ -9,7 +9,7 @@ use crate::error::{FramePart, Result};
 /// out. Every adapter of this crate ([`FrameReader`](crate::FrameReader),
 /// the tokio codec) drives this one state machine.
 ///
-/// It has two faces over the same state:
+/// It has three faces over the same state:
 ///
 /// * [`decode`](Self::decode): `BytesMut` in, zero-copy [`Bytes`] frames out
 ///   (the frame shares the buffer's memory).
@@ -19,7 +19,7 @@ use crate::error::{FramePart, Result};
 ///   [`consume_stream`](Self::consume_stream): a frame too large to buffer
 ///   passes through in pieces, its progress kept by the same machine.
 ///
-/// Either way the caller owns the buffer, and the decoder never copies or
+/// Every way, the caller owns the buffer, and the decoder never copies or
 /// allocates for it: memory grows with what the caller buffers, never with
 /// what a header claims. [`needed`](Self::needed) says how many more bytes
 /// the next frame needs, so an I/O layer can read just enough.
@@ -238,7 +238,8 @@ impl FrameDecoder {
     ///
     /// Returns `Ok(None)` when `src` does not yet hold a whole frame; the
     /// bytes stay in `src` (apart from discarded oversize bytes under
-    /// [`Oversize::Skip`]) and the call resumes where it stopped once more
+    /// [`Oversize::Skip`], or the rest of an abandoned streamed frame) and
+    /// the call resumes where it stopped once more
     /// bytes are appended. `src` is never grown by the decoder.
     ///
     /// # Errors
@@ -458,7 +459,8 @@ impl FrameDecoder {
 
     /// Starts streaming the frame at the front of `src` instead of
     /// buffering it: its header is checked against `max_len` (a limit of
-    /// its own, clamped to what the header can express) rather than
+    /// its own, clamped to what the header can express and so that the
+    /// frame's length, kept header bytes included, fits a `u64`) rather than
     /// [`Codec::max_frame_len`], and its bytes are then handed on by the
     /// caller in pieces of any size, each reported with
     /// [`consume_stream`](Self::consume_stream). A pending discard is

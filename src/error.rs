@@ -101,7 +101,7 @@ pub enum Error {
     /// writer refuses further frames rather than emit a misaligned stream.
     #[error("writer failed earlier and refuses further frames")]
     WriterPoisoned,
-    /// Not returned since 0.2: a streamed frame dropped before its end is
+    /// No longer returned: a streamed frame dropped before its end is
     /// discarded by the reader's next call instead (its progress is a state
     /// of the decoder). Kept so that existing matches still compile.
     #[error(

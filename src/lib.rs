@@ -83,8 +83,9 @@
 //!
 //! # Frames larger than memory
 //!
-//! [`FrameReader::read_frame_stream`] returns the next frame's payload as a
-//! bounded [`std::io::Read`] ([`PayloadReader`]) with its own size limit, and
+//! [`FrameReader::read_frame_stream`] returns the next frame as a bounded
+//! [`std::io::Read`] ([`PayloadReader`], the same bytes `read_frame` would
+//! return) with its own size limit, and
 //! [`FrameWriter::write_frame_from`] writes a frame of known length from any
 //! `Read`: a multi-GB frame passes through a few KiB of memory (a 1 GiB
 //! frame streamed through a socket pair peaks at about 165 KB of heap).

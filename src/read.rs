@@ -312,10 +312,8 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// Unwraps the inner reader and the bytes read but not yet returned as
-    /// frames. They start at a frame boundary when
-    /// [`decoder().is_at_boundary()`](FrameDecoder::is_at_boundary) is true
-    /// or a frame's header is still being waited for; not while an oversize
-    /// frame is being skipped or a streamed frame was left unfinished.
+    /// frames. They start at a frame boundary unless an oversize frame is
+    /// being skipped or a streamed frame was left unfinished.
     ///
     /// ```
     /// let mut r = lenframe::FrameReader::new(&b"\0\0\0\x01a\0\0"[..]);

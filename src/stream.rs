@@ -20,7 +20,10 @@ impl<R: Read> FrameReader<R> {
     ///
     /// `max_len` limits the streamed frame's payload separately from
     /// [`Codec::max_frame_len`](crate::Codec::max_frame_len) (which limits
-    /// buffered frames); it is clamped to what the header can express.
+    /// buffered frames); it is clamped to what the header can express. Under
+    /// [`Oversize::Error`](crate::Oversize::Error), a frame over `max_len`
+    /// fails the reader for good, even if `read_frame` would have taken it:
+    /// pick `max_len` at least as large as the codec's maximum.
     ///
     /// The frame's progress is a state of the reader's
     /// [`FrameDecoder`](crate::FrameDecoder), so streaming mixes freely with

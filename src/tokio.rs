@@ -214,9 +214,11 @@ impl Decoder for FrameResultCodec {
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        match self.decode(src)? {
-            Some(item) => Ok(Some(item)),
-            None => self.decoder().end_of_stream(src).map(|()| None),
+        match self.inner.decoder.decode_eof(src) {
+            Ok(frame) => Ok(frame.map(Ok)),
+            // Skipped under `Oversize::Skip`: the next call discards it.
+            Err(e @ Error::FrameTooLarge { .. }) if !self.decoder().is_failed() => Ok(Some(Err(e))),
+            Err(e) => Err(e),
         }
     }
 }
