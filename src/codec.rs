@@ -243,6 +243,22 @@ impl Codec {
 
     /// The slow, step-by-step check behind `payload_len`.
     fn checked_payload_len(&self, header: &[u8]) -> Result<u64, Fault> {
+        // usize -> u64 is lossless: usize is at most 64 bits wide.
+        self.payload_len_within(header, self.max_frame_len as u64)
+    }
+
+    /// The largest payload length the header can announce: the field's
+    /// largest value minus the adjustment (`build` checked it is >= 0),
+    /// saturated at `u64::MAX` (a `Q` field with a negative adjustment).
+    pub(crate) fn expressible_len(&self) -> u64 {
+        let expressible = i128::from(self.format.max_value()) - i128::from(self.adjustment);
+        u64::try_from(expressible.max(0)).unwrap_or(u64::MAX)
+    }
+
+    /// The payload length a header region announces, checked step by step
+    /// against `max` instead of `max_frame_len`: negative, then adjustment,
+    /// then size. Streamed frames use it with their own limit.
+    pub(crate) fn payload_len_within(&self, header: &[u8], max: u64) -> Result<u64, Fault> {
         let value = self
             .format
             .decode(&header[self.offset..])
@@ -257,12 +273,8 @@ impl Codec {
                 adjustment: self.adjustment,
             })?
         };
-        // usize -> u64 is lossless: usize is at most 64 bits wide.
-        if len > self.max_frame_len as u64 {
-            return Err(Fault::TooLarge {
-                len,
-                max: self.max_frame_len as u64,
-            });
+        if len > max {
+            return Err(Fault::TooLarge { len, max });
         }
         Ok(len)
     }

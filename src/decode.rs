@@ -163,6 +163,13 @@ impl FrameDecoder {
         matches!(self.state, State::Failed(_))
     }
 
+    /// True if `err`, just returned by this decoder, reports an oversize
+    /// frame that [`Oversize::Skip`] skips: decoding goes on after it.
+    /// Every other decode error is fatal or an end of stream.
+    pub(crate) fn is_skip_report(&self, err: &crate::Error) -> bool {
+        matches!(err, crate::Error::FrameTooLarge { .. }) && !self.is_failed()
+    }
+
     /// True between frames: no header, payload or discard is in progress.
     pub fn is_at_boundary(&self) -> bool {
         self.state == State::Head
@@ -511,19 +518,23 @@ impl FrameDecoder {
         // num_skip <= header_len (checked by the builder). The limit leaves
         // room for the kept header bytes, so the frame length fits u64.
         let kept = (header_len - self.codec.num_skip) as u64;
-        let payload = match stream_payload_len(&self.codec, src, max_len.min(u64::MAX - kept)) {
+        let limit = max_len
+            .min(self.codec.expressible_len())
+            .min(u64::MAX - kept);
+        let payload = match self.codec.payload_len_within(src, limit) {
             Ok(len) => len,
             Err(fault) => return Err(self.bad_header(fault).into()),
         };
         let frame_len = kept + payload;
-        self.state = State::Pass {
-            remaining: u128::from(frame_len),
-            payload,
-            streaming: true,
+        self.state = if frame_len == 0 {
+            State::Head
+        } else {
+            State::Pass {
+                remaining: u128::from(frame_len),
+                payload,
+                streaming: true,
+            }
         };
-        if frame_len == 0 {
-            self.state = State::Head;
-        }
         Ok(Streamed {
             consumed: self.codec.num_skip,
             frame_len: Some(frame_len),
@@ -580,27 +591,6 @@ impl FrameDecoder {
         };
         n
     }
-}
-
-/// The payload length announced by the header at the front of `src` (at
-/// least `header_len` bytes), checked against `max_len` clamped to what the
-/// header can express, in the order of the buffered check: negative, then
-/// adjustment, then size.
-fn stream_payload_len(codec: &Codec, src: &[u8], max_len: u64) -> Result<u64, Fault> {
-    let value = codec
-        .format
-        .decode(&src[codec.offset..codec.header_len])
-        .map_err(|value| Fault::Negative { value })?;
-    let adjustment = codec.adjustment;
-    let len = u64::try_from(i128::from(value) - i128::from(adjustment))
-        .map_err(|_| Fault::Adjustment { value, adjustment })?;
-    // The builder guarantees max_value >= adjustment, so this is >= 0.
-    let expressible = i128::from(codec.format.max_value()) - i128::from(adjustment);
-    let max = u64::try_from(expressible.clamp(0, i128::from(max_len))).unwrap_or(max_len);
-    if len > max {
-        return Err(Fault::TooLarge { len, max });
-    }
-    Ok(len)
 }
 
 /// Iterator over the complete frames at the front of a slice, from

@@ -346,9 +346,7 @@ impl<R: Read> Iterator for FrameReader<R> {
                 None
             }
             Err(e) => {
-                let skipping =
-                    matches!(e, crate::Error::FrameTooLarge { .. }) && !self.decoder.is_failed();
-                self.done = !(e.is_retryable() || skipping);
+                self.done = !(e.is_retryable() || self.decoder.is_skip_report(&e));
                 Some(Err(e))
             }
         }

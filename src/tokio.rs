@@ -198,6 +198,19 @@ impl FrameResultCodec {
     pub fn decoder(&self) -> &FrameDecoder {
         self.inner.decoder()
     }
+
+    /// A skip report becomes an item (the next call discards the frame);
+    /// every other error stays an error and ends the stream.
+    fn as_item(
+        &self,
+        decoded: Result<Option<Bytes>, Error>,
+    ) -> Result<Option<Result<Bytes, Error>>, Error> {
+        match decoded {
+            Ok(frame) => Ok(frame.map(Ok)),
+            Err(e) if self.decoder().is_skip_report(&e) => Ok(Some(Err(e))),
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Decoder for FrameResultCodec {
@@ -205,21 +218,13 @@ impl Decoder for FrameResultCodec {
     type Error = Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        match self.inner.decode(src) {
-            Ok(frame) => Ok(frame.map(Ok)),
-            // Skipped under `Oversize::Skip`: the next call discards it.
-            Err(e @ Error::FrameTooLarge { .. }) if !self.decoder().is_failed() => Ok(Some(Err(e))),
-            Err(e) => Err(e),
-        }
+        let decoded = self.inner.decode(src);
+        self.as_item(decoded)
     }
 
     fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Error> {
-        match self.inner.decoder.decode_eof(src) {
-            Ok(frame) => Ok(frame.map(Ok)),
-            // Skipped under `Oversize::Skip`: the next call discards it.
-            Err(e @ Error::FrameTooLarge { .. }) if !self.decoder().is_failed() => Ok(Some(Err(e))),
-            Err(e) => Err(e),
-        }
+        let decoded = self.inner.decoder.decode_eof(src);
+        self.as_item(decoded)
     }
 }
 
