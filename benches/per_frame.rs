@@ -1,0 +1,122 @@
+//! Instruction counts per frame, for `valgrind --tool=callgrind`.
+//!
+//! Timings on a shared 2-core machine are noisy; callgrind counts
+//! instructions exactly. This binary runs one workload `n` times so that
+//! two runs (`n` and `10 n`) give the cost of one frame as the difference
+//! divided by the difference in frames, free of start-up costs:
+//!
+//! ```text
+//! cargo bench --bench per_frame --no-run   # prints the binary's path
+//! valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+//!     target/release/deps/per_frame-HASH decode 10000
+//! ```
+//!
+//! Workloads: `decode` (16-byte `!I` frames through
+//! `FrameDecoder::decode` over one `BytesMut`), `decode_slice` (the same
+//! through the borrowed face), `encode` (`Codec::encode` of a 16-byte
+//! payload into a reused `BytesMut`). The decoders are fed rounds of 1024
+//! frames, so `n` counts in whole rounds. Without a workload argument (as
+//! `cargo test --benches` and `cargo bench` run it) it runs each once with
+//! a small `n` and checks the results.
+
+use std::hint::black_box;
+
+use bytes::BytesMut;
+use lenframe::{Codec, FrameDecoder};
+
+const PAYLOAD: [u8; 16] = *b"0123456789abcdef";
+
+/// Frames per round: the wire of one round is built once, outside the
+/// counted loop's growth, and fed again every round.
+const ROUND: usize = 1024;
+
+fn wire() -> Vec<u8> {
+    let codec = Codec::default();
+    let mut out = Vec::with_capacity(ROUND * 20);
+    for _ in 0..ROUND {
+        codec.encode_to_vec(&PAYLOAD, &mut out).expect("16 bytes fit");
+    }
+    out
+}
+
+/// Decodes `n` frames (rounded up to whole rounds) through
+/// `FrameDecoder::decode`, refilling one `BytesMut` each round as a reader
+/// would; returns how many payload bytes came out.
+fn decode(n: usize) -> usize {
+    let wire = wire();
+    let mut dec = FrameDecoder::default();
+    let mut buf = BytesMut::with_capacity(wire.len());
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        buf.extend_from_slice(black_box(&wire));
+        while let Some(frame) = dec.decode(black_box(&mut buf)).expect("valid wire") {
+            total += black_box(frame).len();
+        }
+    }
+    total
+}
+
+/// The same frames through the borrowed face, `FrameDecoder::decode_slice`.
+fn decode_slice(n: usize) -> usize {
+    let wire = wire();
+    let mut dec = FrameDecoder::default();
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        let mut rest = black_box(&wire[..]);
+        loop {
+            let d = dec.decode_slice(black_box(rest)).expect("valid wire");
+            match d.frame {
+                Some(frame) => total += black_box(frame).len(),
+                None if d.consumed == 0 => break,
+                None => {}
+            }
+            rest = &rest[d.consumed..];
+        }
+    }
+    total
+}
+
+/// Encodes `n` frames into a buffer cleared every 1024 frames; returns the
+/// bytes written.
+fn encode(n: usize) -> usize {
+    let codec = Codec::default();
+    let mut buf = BytesMut::with_capacity(1024 * 20);
+    let mut total = 0;
+    for i in 0..n {
+        codec.encode(black_box(&PAYLOAD), &mut buf).expect("16 bytes fit");
+        if i % 1024 == 1023 {
+            total += buf.len();
+            buf.clear();
+        }
+    }
+    total + buf.len()
+}
+
+fn run(workload: &str, n: usize) -> usize {
+    match workload {
+        "decode" => decode(n),
+        "decode_slice" => decode_slice(n),
+        "encode" => encode(n),
+        other => {
+            eprintln!("unknown workload {other:?}: use decode, decode_slice or encode");
+            std::process::exit(2);
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    match args.as_slice() {
+        [workload, n] => {
+            let n: usize = n.parse().expect("n is a number");
+            println!("{workload} {n}: {}", run(workload, n));
+        }
+        _ => {
+            // Smoke test: each workload does what it says.
+            assert_eq!(run("decode", 2 * ROUND), 2 * ROUND * 16);
+            assert_eq!(run("decode_slice", 2 * ROUND), 2 * ROUND * 16);
+            assert_eq!(run("encode", 3000), 3000 * 20);
+            println!("per_frame: workloads checked (run under callgrind for instruction counts)");
+        }
+    }
+}
