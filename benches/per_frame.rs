@@ -34,7 +34,9 @@ fn wire() -> Vec<u8> {
     let codec = Codec::default();
     let mut out = Vec::with_capacity(ROUND * 20);
     for _ in 0..ROUND {
-        codec.encode_to_vec(&PAYLOAD, &mut out).expect("16 bytes fit");
+        codec
+            .encode_to_vec(&PAYLOAD, &mut out)
+            .expect("16 bytes fit");
     }
     out
 }
@@ -83,7 +85,9 @@ fn encode(n: usize) -> usize {
     let mut buf = BytesMut::with_capacity(1024 * 20);
     let mut total = 0;
     for i in 0..n {
-        codec.encode(black_box(&PAYLOAD), &mut buf).expect("16 bytes fit");
+        codec
+            .encode(black_box(&PAYLOAD), &mut buf)
+            .expect("16 bytes fit");
         if i % 1024 == 1023 {
             total += buf.len();
             buf.clear();
@@ -105,7 +109,10 @@ fn run(workload: &str, n: usize) -> usize {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     match args.as_slice() {
         [workload, n] => {
             let n: usize = n.parse().expect("n is a number");

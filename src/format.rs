@@ -237,7 +237,11 @@ impl HeaderFormat {
         // arithmetically. size is 1, 2, 4 or 8, so shift is 0..=56.
         let shift = 64 - 8 * u32::from(self.size);
         let value = ((raw << shift) as i64) >> shift;
-        if value < 0 { Err(value) } else { Ok(raw) }
+        if value < 0 {
+            Err(value)
+        } else {
+            Ok(raw)
+        }
     }
 
     /// The integer's bits, zero-extended (a negative signed value comes

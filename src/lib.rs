@@ -103,8 +103,9 @@
 //! stream yields the [`Error::FrameTooLarge`] report and then ends, so the
 //! frames after the skipped one are never seen. [`FrameResultCodec`] yields
 //! that report as an item instead (`Ok(Err(..))`) and goes on, exactly as a
-//! [`FrameReader`] does; `Result::flatten` gives the blocking reader's
-//! sequence. Every other error stays fatal with both codecs.
+//! [`FrameReader`] does; `.and_then(|item| item)` (`Result::flatten` from
+//! Rust 1.89) gives the blocking reader's sequence. Every other error stays
+//! fatal with both codecs.
 //!
 //! ```
 //! # #[cfg(feature = "tokio")]
@@ -117,7 +118,7 @@
 //! let codec = Codec::builder().max_frame_len(4).oversize(Oversize::Skip).build()?;
 //! // Frames "a", one of 6 bytes (over the max), "b". A TcpStream in real life.
 //! let wire: &[u8] = b"\0\0\0\x01a\0\0\0\x06abcdef\0\0\0\x01b";
-//! let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(Result::flatten);
+//! let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(|item| item.and_then(|frame| frame));
 //! assert_eq!(frames.next().await.unwrap()?, "a");
 //! let err = frames.next().await.unwrap().unwrap_err();
 //! assert!(matches!(err, Error::FrameTooLarge { len: 6, max: 4 }));
@@ -181,7 +182,7 @@ mod stream;
 mod tokio;
 mod write;
 
-pub use codec::{Codec, CodecBuilder, DEFAULT_MAX_FRAME_LEN, MAX_HEADER_LEN, Oversize};
+pub use codec::{Codec, CodecBuilder, Oversize, DEFAULT_MAX_FRAME_LEN, MAX_HEADER_LEN};
 pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};

@@ -142,8 +142,9 @@ impl Encoder<BytesMut> for FrameCodec {
 /// decoding. Every other error stays fatal and ends the stream (`Err(..)`):
 /// a bad header that fails the [`FrameDecoder`] (including an oversize
 /// frame under [`Oversize::Error`](crate::Oversize::Error)), a truncated
-/// stream, an I/O error. `Result::flatten` turns the stream into the
-/// blocking reader's sequence of `Result<Bytes, Error>`.
+/// stream, an I/O error. `.and_then(|item| item)` (or `Result::flatten`)
+/// turns the stream into the blocking reader's sequence of
+/// `Result<Bytes, Error>`.
 ///
 /// It drives the same one [`FrameDecoder`] through a [`FrameCodec`], and
 /// encodes whatever [`FrameCodec`] encodes.
@@ -163,7 +164,7 @@ impl Encoder<BytesMut> for FrameCodec {
 /// let codec = Codec::builder().max_frame_len(4).oversize(Oversize::Skip).build()?;
 /// let wire: &[u8] = b"\0\0\0\x01a\0\0\0\x06abcdef\0\0\0\x01b";
 /// // A `TcpStream` in real life.
-/// let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(Result::flatten);
+/// let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(|item| item.and_then(|frame| frame));
 /// let mut got = Vec::new();
 /// while let Some(item) = frames.next().await {
 ///     got.push(item);

@@ -305,7 +305,7 @@ mod tests {
     impl Write for Stingy {
         fn write(&mut self, b: &[u8]) -> io::Result<usize> {
             self.calls += 1;
-            if self.block_every > 0 && self.calls.is_multiple_of(self.block_every) {
+            if self.block_every > 0 && self.calls % self.block_every == 0 {
                 return Err(io::ErrorKind::WouldBlock.into());
             }
             if self.fail_after.is_some_and(|limit| self.out.len() >= limit) {

@@ -353,7 +353,11 @@ fn extreme_i64() -> impl Strategy<Value = i64> {
         -300i64..300,
         (0u32..64, any::<bool>()).prop_map(|(bits, neg)| {
             let v = (1i64 << bits.min(62)) - 1;
-            if neg { -v - 1 } else { v }
+            if neg {
+                -v - 1
+            } else {
+                v
+            }
         }),
     ]
 }

@@ -4,7 +4,7 @@ mod common;
 
 use std::io;
 
-use common::{Act, FaultyReader, all_formats, codec, encode_all};
+use common::{all_formats, codec, encode_all, Act, FaultyReader};
 use lenframe::{Error, FramePart, FrameReader};
 use proptest::prelude::*;
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{Act, FaultyWriter, all_formats, codec, encode_all};
+use common::{all_formats, codec, encode_all, Act, FaultyWriter};
 use lenframe::{Error, FrameWriter};
 use proptest::prelude::*;
 

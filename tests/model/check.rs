@@ -20,7 +20,7 @@ mod source;
 pub mod spec;
 mod writer;
 
-use coverage::{C, hit};
+use coverage::{hit, C};
 use dice::Dice;
 use lenframe::Oversize;
 

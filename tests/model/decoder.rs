@@ -6,7 +6,7 @@
 use bytes::{Buf, BytesMut};
 use lenframe::{Codec, Decoded, Error, FrameDecoder, Streamed};
 
-use super::coverage::{C, hit};
+use super::coverage::{hit, C};
 use super::dice::Dice;
 use super::reader::{count_fault, stream_max};
 use super::spec::{Cursor, Ev, Fault, Head, Limit, Phase, Wire};

@@ -1,8 +1,8 @@
 //! Random configurations and inputs, drawn from the dice.
 
-use lenframe::{Codec, DEFAULT_MAX_FRAME_LEN, Error, Oversize};
+use lenframe::{Codec, Error, Oversize, DEFAULT_MAX_FRAME_LEN};
 
-use super::coverage::{C, hit};
+use super::coverage::{hit, C};
 use super::dice::{Dice, Rng};
 use super::spec::Wire;
 

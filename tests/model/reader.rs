@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use lenframe::{Codec, Error, FramePart, FrameReader, PayloadReader};
 
-use super::coverage::{C, hit};
+use super::coverage::{hit, C};
 use super::dice::Dice;
 use super::source::{Log, Source};
 use super::spec::{Cursor, Ev, Fault, Limit, Phase, Wire};
@@ -293,10 +293,10 @@ impl Run<'_, '_> {
             other => {
                 let got = Got::of(other.map(|p| p.map(|_| Vec::<u8>::new())));
                 let ev = self.settle(r, limit, got);
-                if let Some(Ev::Skipped { len, .. } | Ev::Fail(Fault::TooLarge { len, .. })) = ev
-                    && len <= self.w.max
-                {
-                    hit(C::r_stream_over_stream_max);
+                if let Some(Ev::Skipped { len, .. } | Ev::Fail(Fault::TooLarge { len, .. })) = ev {
+                    if len <= self.w.max {
+                        hit(C::r_stream_over_stream_max);
+                    }
                 }
                 return;
             }

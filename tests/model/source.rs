@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::io::{self, Read};
 use std::rc::Rc;
 
-use super::coverage::{C, hit};
+use super::coverage::{hit, C};
 use super::dice::Dice;
 
 #[derive(Debug, Clone, Copy)]

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use lenframe::{Codec, Error, FrameWriter};
 
-use super::coverage::{C, hit};
+use super::coverage::{hit, C};
 use super::dice::{Dice, Rng};
 use super::spec::{Fault, Head, Wire};
 
