@@ -44,6 +44,7 @@ fn wire() -> Vec<u8> {
 /// Decodes `n` frames (rounded up to whole rounds) through
 /// `FrameDecoder::decode`, refilling one `BytesMut` each round as a reader
 /// would; returns how many payload bytes came out.
+#[inline(never)]
 fn decode(n: usize) -> usize {
     let wire = wire();
     let mut dec = FrameDecoder::default();
@@ -59,6 +60,7 @@ fn decode(n: usize) -> usize {
 }
 
 /// The same frames through the borrowed face, `FrameDecoder::decode_slice`.
+#[inline(never)]
 fn decode_slice(n: usize) -> usize {
     let wire = wire();
     let mut dec = FrameDecoder::default();
@@ -80,6 +82,7 @@ fn decode_slice(n: usize) -> usize {
 
 /// Encodes `n` frames into a buffer cleared every 1024 frames; returns the
 /// bytes written.
+#[inline(never)]
 fn encode(n: usize) -> usize {
     let codec = Codec::default();
     let mut buf = BytesMut::with_capacity(1024 * 20);

@@ -12,6 +12,7 @@ pub const MAX_HEADER_LEN: usize = 64;
 /// What the decoder does with a frame whose declared length is over the
 /// maximum.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum Oversize {
     /// Return [`Error::FrameTooLarge`] and fail the stream: every later call
     /// returns the same error (the stream cannot be trusted to be aligned).
@@ -302,6 +303,9 @@ pub(crate) enum Fault {
 }
 
 impl From<Fault> for Error {
+    // The error path: cold, so that the decode loops are laid out for the
+    // frames (callgrind: benches/per_frame.sh).
+    #[cold]
     fn from(f: Fault) -> Error {
         match f {
             Fault::TooLarge { len, max } => Error::FrameTooLarge { len, max },
@@ -476,19 +480,23 @@ impl CodecBuilder {
         let size = self.format.size();
         // size <= 8 < MAX_HEADER_LEN: no underflow.
         if self.offset > MAX_HEADER_LEN - size {
-            return Err(Error::BadConfig(format!(
-                "length field offset {} plus field size {size} exceeds {MAX_HEADER_LEN} bytes",
-                self.offset
-            )));
+            return Err(Error::BadConfig {
+                reason: "length field offset plus field size exceeds MAX_HEADER_LEN",
+                // Saturating: the offset is the caller's.
+                value: (self.offset as u64).saturating_add(size as u64),
+                bound: MAX_HEADER_LEN as u64,
+            });
         }
         // offset <= MAX_HEADER_LEN - size: no overflow, and header_len fits
         // the u8 that `Header` stores it in.
         let header_len = self.offset + size;
         let num_skip = self.num_skip.unwrap_or(header_len);
         if num_skip > header_len {
-            return Err(Error::BadConfig(format!(
-                "num_skip {num_skip} exceeds the header length {header_len}"
-            )));
+            return Err(Error::BadConfig {
+                reason: "num_skip exceeds the header length",
+                value: num_skip as u64,
+                bound: header_len as u64,
+            });
         }
         let extra = if self.includes_header {
             // header_len <= MAX_HEADER_LEN: lossless.
@@ -496,21 +504,23 @@ impl CodecBuilder {
         } else {
             0
         };
-        let adjustment = self.adjustment.checked_add(extra).ok_or_else(|| {
-            Error::BadConfig(format!(
-                "length adjustment {} plus the header length {header_len} overflows",
-                self.adjustment
-            ))
+        let adjustment = self.adjustment.checked_add(extra).ok_or(Error::BadConfig {
+            reason: "length adjustment plus the header length overflows i64",
+            // Only a positive adjustment overflows here: lossless.
+            value: self.adjustment as u64,
+            bound: (i64::MAX - extra) as u64,
         })?;
         let field_max = i128::from(self.format.max_value());
         let adj = i128::from(adjustment);
         // Largest payload the header can carry: field max - adjustment.
         let expressible = field_max - adj;
         if expressible < 0 {
-            return Err(Error::BadConfig(format!(
-                "length adjustment {adjustment} exceeds the largest value of {} ({field_max})",
-                self.format
-            )));
+            return Err(Error::BadConfig {
+                reason: "length adjustment exceeds the largest value the length field holds",
+                // adj > field_max >= 0 here: both fit u64.
+                value: adjustment as u64,
+                bound: field_max as u64,
+            });
         }
         let wanted = self.max_frame_len.unwrap_or(DEFAULT_MAX_FRAME_LEN);
         // The decoder computes header_len + payload length in usize.
@@ -525,10 +535,12 @@ impl CodecBuilder {
         if raw_hi < raw_lo {
             // Only for a negative adjustment (otherwise max + adj = raw_hi
             // >= adj): its negation, in i128 so that i64::MIN has one.
-            return Err(Error::BadConfig(format!(
-                "max_frame_len {max} is below the smallest payload length ({}) that length adjustment {adjustment} allows",
-                -adj
-            )));
+            return Err(Error::BadConfig {
+                reason: "max_frame_len is below the smallest payload length the negative length adjustment allows",
+                value: max as u64,
+                // -adj <= 2^63 here (adj < 0): fits u64.
+                bound: (-adj) as u64,
+            });
         }
         Ok(Codec {
             raw_lo: raw_lo as u64,
@@ -604,15 +616,15 @@ mod tests {
                 .format(fmt("B"))
                 .length_adjustment(256)
                 .build(),
-            Err(Error::BadConfig(_))
+            Err(Error::BadConfig { .. })
         ));
         assert!(matches!(
             Codec::builder().num_skip(5).build(),
-            Err(Error::BadConfig(_))
+            Err(Error::BadConfig { .. })
         ));
         assert!(matches!(
             Codec::builder().length_field_offset(61).build(),
-            Err(Error::BadConfig(_))
+            Err(Error::BadConfig { .. })
         ));
         assert!(Codec::builder().length_field_offset(60).build().is_ok());
         assert!(matches!(
@@ -620,7 +632,7 @@ mod tests {
                 .length_adjustment(i64::MAX)
                 .length_includes_header(true)
                 .build(),
-            Err(Error::BadConfig(_))
+            Err(Error::BadConfig { .. })
         ));
     }
 
@@ -657,7 +669,7 @@ mod tests {
                 .length_adjustment(-2)
                 .max_frame_len(1)
                 .build(),
-            Err(Error::BadConfig(_))
+            Err(Error::BadConfig { .. })
         ));
     }
 

@@ -1,5 +1,9 @@
-//! The one error type of the crate.
+//! The one error type of the crate. Without feature `std` it has no I/O
+//! variant and carries no heap data (`&'static str` reasons, characters
+//! and numbers), so it works with neither `std` nor an allocator.
 
+use core::fmt;
+#[cfg(feature = "std")]
 use std::io;
 
 /// Which part of a frame the stream ended in.
@@ -11,8 +15,8 @@ pub enum FramePart {
     Payload,
 }
 
-impl std::fmt::Display for FramePart {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Display for FramePart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             FramePart::Header => "header",
             FramePart::Payload => "payload",
@@ -86,17 +90,25 @@ pub enum Error {
         expected: u64,
     },
     /// A header format string is not a Python `struct` format of one integer.
-    #[error("bad header format {format:?}: {reason}")]
+    #[error("bad header format: {reason}{}", FoundChar(*.found))]
     BadFormat {
-        /// The string that was parsed.
-        format: String,
         /// What is wrong with it.
         reason: &'static str,
+        /// The character at fault, if one is: `Some('x')` for `"!x"`,
+        /// `None` for an empty string.
+        found: Option<char>,
     },
     /// A combination of settings given to [`CodecBuilder`](crate::CodecBuilder)
-    /// cannot work.
-    #[error("bad codec configuration: {0}")]
-    BadConfig(String),
+    /// cannot work: `value` breaks `bound` in the way `reason` says.
+    #[error("bad codec configuration: {reason} (got {value}, bound {bound})")]
+    BadConfig {
+        /// Which rule the settings break.
+        reason: &'static str,
+        /// The offending quantity.
+        value: u64,
+        /// The limit it breaks.
+        bound: u64,
+    },
     /// An earlier hard I/O error left a partly written frame behind; the
     /// writer refuses further frames rather than emit a misaligned stream.
     #[error("writer failed earlier and refuses further frames")]
@@ -111,20 +123,35 @@ pub enum Error {
         /// Payload bytes of the streamed frame that were never read.
         remaining: u64,
     },
-    /// An I/O error from the underlying reader or writer.
+    /// An I/O error from the underlying reader or writer (feature `std`).
+    #[cfg(feature = "std")]
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
+}
+
+/// Displays `, found 'x'` for a bad format's character, nothing for none.
+struct FoundChar(Option<char>);
+
+impl fmt::Display for FoundChar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(c) => write!(f, ", found {c:?}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl Error {
     /// True for a retryable I/O condition (`WouldBlock`, `TimedOut` or
     /// `Interrupted`): nothing was lost and the same call can be made again.
+    /// (Feature `std`: without it there is no I/O.)
     ///
     /// ```
     /// use std::io;
     /// let e = lenframe::Error::from(io::Error::from(io::ErrorKind::WouldBlock));
     /// assert!(e.is_retryable());
     /// ```
+    #[cfg(feature = "std")]
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Io(e) if matches!(
             e.kind(),
@@ -133,6 +160,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "std")]
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
         let kind = match &err {
@@ -142,7 +170,7 @@ impl From<Error> for io::Error {
             }
             Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
             Error::WriterPoisoned => io::ErrorKind::BrokenPipe,
-            Error::BadFormat { .. } | Error::BadConfig(_) => io::ErrorKind::InvalidInput,
+            Error::BadFormat { .. } | Error::BadConfig { .. } => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, err)
@@ -150,9 +178,9 @@ impl From<Error> for io::Error {
 }
 
 /// `Result` with [`Error`].
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub type Result<T, E = Error> = core::result::Result<T, E>;
 
-#[cfg(test)]
+#[cfg(all(test, feature = "std"))]
 mod tests {
     use super::*;
 
@@ -183,7 +211,14 @@ mod tests {
                 io::ErrorKind::UnexpectedEof,
             ),
             (Error::WriterPoisoned, io::ErrorKind::BrokenPipe),
-            (Error::BadConfig("x".into()), io::ErrorKind::InvalidInput),
+            (
+                Error::BadConfig {
+                    reason: "x",
+                    value: 2,
+                    bound: 1,
+                },
+                io::ErrorKind::InvalidInput,
+            ),
             (
                 io::Error::from(io::ErrorKind::WouldBlock).into(),
                 io::ErrorKind::WouldBlock,

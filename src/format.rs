@@ -1,13 +1,14 @@
 //! The length header's integer type, written as a Python `struct` format.
 
-use std::fmt;
-use std::str::FromStr;
+use core::fmt;
+use core::str::FromStr;
 
 use crate::error::Error;
 
 /// Byte order (and size convention) of a header format: Python's first
 /// format character.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ByteOrder {
     /// `@` or no prefix: native byte order and native sizes (`l`/`L` are the
     /// C `long`, 8 bytes on 64-bit Unix).
@@ -97,6 +98,7 @@ pub struct IntBytes {
 impl IntBytes {
     /// All 8 bytes: the integer's bytes first, then zeros.
     #[inline(always)]
+    #[cfg(feature = "alloc")]
     pub(crate) fn word(&self) -> &[u8; 8] {
         &self.bytes
     }
@@ -137,8 +139,8 @@ impl HeaderFormat {
                 Ok(HeaderFormat::build(order, code as u8))
             }
             _ => Err(Error::BadFormat {
-                format: format!("{}{}", order.prefix(), code),
                 reason: "expected one of b B h H i I l L q Q",
+                found: Some(code),
             }),
         }
     }
@@ -150,7 +152,7 @@ impl HeaderFormat {
             b'h' => 2,
             b'i' => 4,
             // C `long` is 4 or 8 bytes: lossless.
-            b'l' if native => std::mem::size_of::<std::ffi::c_long>() as u8,
+            b'l' if native => core::mem::size_of::<core::ffi::c_long>() as u8,
             b'l' => 4,
             _ => 8,
         };
@@ -311,10 +313,7 @@ impl FromStr for HeaderFormat {
     type Err = Error;
 
     fn from_str(s: &str) -> Result<HeaderFormat, Error> {
-        let bad = |reason| Error::BadFormat {
-            format: s.to_owned(),
-            reason,
-        };
+        let bad = |reason, found| Error::BadFormat { reason, found };
         let mut chars = s.chars().peekable();
         let order = match chars.peek() {
             Some('@') => ByteOrder::Native,
@@ -330,20 +329,25 @@ impl FromStr for HeaderFormat {
         let mut codes = chars.filter(|c| !c.is_ascii_whitespace());
         let code = codes
             .next()
-            .ok_or_else(|| bad("no integer format character"))?;
-        if codes.next().is_some() {
-            return Err(bad("expected exactly one integer format character"));
-        }
+            .ok_or_else(|| bad("no integer format character", None))?;
         if code.is_ascii_digit() {
-            return Err(bad("repeat counts are not supported"));
+            return Err(bad("repeat counts are not supported", Some(code)));
+        }
+        if let Some(extra) = codes.next() {
+            return Err(bad(
+                "expected exactly one integer format character",
+                Some(extra),
+            ));
         }
         match code {
             // ASCII, so `as u8` is lossless.
             'b' | 'B' | 'h' | 'H' | 'i' | 'I' | 'l' | 'L' | 'q' | 'Q' => {
                 Ok(HeaderFormat::build(order, code as u8))
             }
-            '@' | '=' | '<' | '>' | '!' => Err(bad("byte order character must come first")),
-            _ => Err(bad("expected one of b B h H i I l L q Q")),
+            '@' | '=' | '<' | '>' | '!' => {
+                Err(bad("byte order character must come first", Some(code)))
+            }
+            _ => Err(bad("expected one of b B h H i I l L q Q", Some(code))),
         }
     }
 }
@@ -358,7 +362,7 @@ impl fmt::Display for HeaderFormat {
 mod tests {
     use super::*;
 
-    const LONG: usize = std::mem::size_of::<std::ffi::c_long>();
+    const LONG: usize = core::mem::size_of::<core::ffi::c_long>();
 
     /// (format, size, signed, big endian)
     const TABLE: &[(&str, usize, bool, bool)] = &[
@@ -401,21 +405,32 @@ mod tests {
 
     #[test]
     fn bad_strings_name_the_problem() {
-        for (s, reason) in [
-            ("", "no integer format character"),
-            ("!", "no integer format character"),
-            ("!II", "expected exactly one integer format character"),
-            ("!x", "expected one of b B h H i I l L q Q"),
-            ("f", "expected one of b B h H i I l L q Q"),
-            ("I!", "expected exactly one integer format character"),
-            ("4I", "expected exactly one integer format character"),
-            ("4", "repeat counts are not supported"),
-            ("!<", "byte order character must come first"),
+        for (s, reason, found) in [
+            ("", "no integer format character", None),
+            ("!", "no integer format character", None),
+            (
+                "!II",
+                "expected exactly one integer format character",
+                Some('I'),
+            ),
+            ("!x", "expected one of b B h H i I l L q Q", Some('x')),
+            ("f", "expected one of b B h H i I l L q Q", Some('f')),
+            (
+                "I!",
+                "expected exactly one integer format character",
+                Some('!'),
+            ),
+            ("4I", "repeat counts are not supported", Some('4')),
+            ("4", "repeat counts are not supported", Some('4')),
+            ("!<", "byte order character must come first", Some('<')),
         ] {
             match s.parse::<HeaderFormat>() {
-                Err(Error::BadFormat { format, reason: r }) => {
-                    assert_eq!(format, s);
+                Err(Error::BadFormat {
+                    reason: r,
+                    found: f,
+                }) => {
                     assert_eq!(r, reason, "{s:?}");
+                    assert_eq!(f, found, "{s:?}");
                 }
                 other => panic!("{s:?} gave {other:?}"),
             }

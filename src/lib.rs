@@ -168,29 +168,53 @@
     doc = "[`FrameCodec`]: #feature-tokio",
     doc = "[`FrameResultCodec`]: #feature-tokio"
 )]
+#![cfg_attr(not(any(feature = "std", test)), no_std)]
+// The docs are written for the default build (docs.rs documents every
+// feature); without `std` the links to the std adapters have no target.
+#![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+#[cfg(feature = "alloc")]
+extern crate alloc;
+
+// The core: no `std`, no allocator (the `alloc` faces are submodules of
+// `decode` and `encode`, gated there).
 mod codec;
 mod decode;
 mod encode;
 mod error;
 mod format;
+
+// Blocking adapters over `std::io` (feature `std`).
+#[cfg(feature = "std")]
 mod read;
+#[cfg(feature = "std")]
 mod stream;
+#[cfg(feature = "std")]
+mod write;
+
 #[cfg(feature = "tokio")]
 mod tokio;
-mod write;
+
+/// The `bytes` crate, whose [`Bytes`](bytes::Bytes) and
+/// [`BytesMut`](bytes::BytesMut) the decoder and encoder use (feature
+/// `alloc`): `lenframe::bytes::Bytes` needs no dependency of your own.
+#[cfg(feature = "alloc")]
+pub use bytes;
 
 pub use codec::{Codec, CodecBuilder, Oversize, DEFAULT_MAX_FRAME_LEN, MAX_HEADER_LEN};
 pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
+#[cfg(feature = "std")]
 pub use read::FrameReader;
+#[cfg(feature = "std")]
 pub use stream::PayloadReader;
 #[cfg(feature = "tokio")]
 pub use tokio::{FrameCodec, FrameResultCodec};
+#[cfg(feature = "std")]
 pub use write::FrameWriter;
 
 /// The README's examples, compiled and run as doctests.

@@ -98,8 +98,19 @@ impl Settings {
 /// Builds `s` and checks everything a codec built from it promises.
 fn check(s: &Settings) -> Result<(), TestCaseError> {
     let codec = match s.build() {
-        Err(Error::BadConfig(msg)) => {
-            prop_assert!(!msg.is_empty());
+        Err(Error::BadConfig {
+            reason,
+            value,
+            bound,
+        }) => {
+            prop_assert!(!reason.is_empty());
+            // The numbers show the rule broken: a lower bound for
+            // max_frame_len, an upper bound for everything else.
+            if reason.starts_with("max_frame_len") {
+                prop_assert!(value < bound, "{reason}: {value} vs {bound}");
+            } else {
+                prop_assert!(value > bound, "{reason}: {value} vs {bound}");
+            }
             return Ok(());
         }
         Err(other) => return Err(TestCaseError::fail(format!("{s:?}: {other:?}"))),
@@ -116,7 +127,7 @@ fn check(s: &Settings) -> Result<(), TestCaseError> {
     for max in [0, 1, usize::MAX] {
         match codec.with_max_frame_len(max) {
             Ok(c) => prop_assert!(c.max_frame_len() <= max),
-            Err(Error::BadConfig(_)) => {}
+            Err(Error::BadConfig { .. }) => {}
             Err(other) => return Err(TestCaseError::fail(format!("{s:?}: {other:?}"))),
         }
     }
@@ -313,7 +324,7 @@ fn bad_config_message_for_most_negative_adjustment() {
         .build()
         .unwrap_err();
     let msg = err.to_string();
-    assert!(matches!(err, Error::BadConfig(_)), "{msg}");
+    assert!(matches!(err, Error::BadConfig { .. }), "{msg}");
     assert!(msg.contains("9223372036854775808"), "{msg}");
     assert!(!msg.contains("(-9223372036854775808)"), "{msg}");
 }
@@ -329,7 +340,7 @@ fn most_negative_adjustment_with_u64_header() {
         .max_frame_len(usize::MAX)
         .build();
     if usize::BITS < 64 {
-        assert!(matches!(c, Err(Error::BadConfig(_))));
+        assert!(matches!(c, Err(Error::BadConfig { .. })));
         return;
     }
     let c = c.unwrap();

@@ -36,6 +36,7 @@ pub fn check(data: &[u8]) {
     hit(match codec.oversize() {
         Oversize::Skip => C::policy_skip,
         Oversize::Error => C::policy_error,
+        other => panic!("a policy the model does not know: {other:?}"),
     });
     if codec.num_skip() < codec.header_len() {
         hit(C::header_with_kept_bytes);

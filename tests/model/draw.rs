@@ -42,7 +42,7 @@ pub fn codec(d: &mut Dice<'_>) -> Option<Codec> {
     });
     match b.build() {
         Ok(codec) => Some(codec),
-        Err(Error::BadConfig(_)) => {
+        Err(Error::BadConfig { .. }) => {
             hit(C::config_rejected);
             None
         }

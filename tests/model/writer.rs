@@ -66,7 +66,7 @@ struct Feed {
 impl Read for Feed {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         self.step += 1;
-        if self.every > 0 && self.step.is_multiple_of(self.every) {
+        if self.every > 0 && self.step % self.every == 0 {
             return Err(io::ErrorKind::Interrupted.into());
         }
         let n = out

@@ -1,6 +1,11 @@
 //! `FrameDecoder`: the one sans-IO state machine that every adapter drives.
+//!
+//! This module needs neither `std` nor an allocator: the borrowed-slice
+//! face (`decode_slice`, `frames`) and the streaming face work on any
+//! target. The `BytesMut` face lives in `buffered` (feature `alloc`).
 
-use bytes::{Buf, Bytes, BytesMut};
+#[cfg(feature = "alloc")]
+mod buffered;
 
 use crate::codec::{Codec, Fault, Oversize};
 use crate::error::{FramePart, Result};
@@ -11,7 +16,8 @@ use crate::error::{FramePart, Result};
 ///
 /// It has three faces over the same state:
 ///
-/// * [`decode`](Self::decode): `BytesMut` in, zero-copy [`Bytes`] frames out
+/// * [`decode`](Self::decode): `BytesMut` in, zero-copy [`Bytes`](bytes::Bytes) frames out
+///   (feature `alloc`, on by default)
 ///   (the frame shares the buffer's memory).
 /// * [`decode_slice`](Self::decode_slice): `&[u8]` in, borrowed `&[u8]`
 ///   frames out, no allocation at all.
@@ -166,6 +172,7 @@ impl FrameDecoder {
     /// True if `err`, just returned by this decoder, reports an oversize
     /// frame that [`Oversize::Skip`] skips: decoding goes on after it.
     /// Every other decode error is fatal or an end of stream.
+    #[cfg(feature = "std")]
     pub(crate) fn is_skip_report(&self, err: &crate::Error) -> bool {
         matches!(err, crate::Error::FrameTooLarge { .. }) && !self.is_failed()
     }
@@ -238,67 +245,6 @@ impl FrameDecoder {
                 Ok(Step::Discard(self.pass(buf.len() as u128) as usize))
             }
             State::Failed(fault) => Err(fault),
-        }
-    }
-
-    /// Takes the next frame off the front of `src` as zero-copy [`Bytes`].
-    ///
-    /// Returns `Ok(None)` when `src` does not yet hold a whole frame; the
-    /// bytes stay in `src` (apart from discarded oversize bytes under
-    /// [`Oversize::Skip`], or the rest of an abandoned streamed frame) and
-    /// the call resumes where it stopped once more
-    /// bytes are appended. `src` is never grown by the decoder.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::FrameTooLarge`](crate::Error::FrameTooLarge),
-    /// [`Error::NegativeLength`](crate::Error::NegativeLength),
-    /// [`Error::AdjustmentOverflow`](crate::Error::AdjustmentOverflow) for a
-    /// bad header. Under [`Oversize::Skip`] an oversize frame is reported
-    /// once and the next call skips it; any other bad header fails the
-    /// decoder for good.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// let mut dec = lenframe::FrameDecoder::default();
-    /// let mut buf = BytesMut::from(&b"\0\0\0\x02hi\0\0"[..]);
-    /// let frame = dec.decode(&mut buf)?.unwrap();
-    /// assert_eq!(&frame[..], b"hi");
-    /// assert_eq!(&buf[..], b"\0\0"); // the next header, kept
-    /// # Ok::<(), lenframe::Error>(())
-    /// ```
-    #[inline]
-    pub fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
-        loop {
-            match self.step(src)? {
-                Step::Frame { start, end } => {
-                    let mut frame = src.split_to(end);
-                    frame.advance(start);
-                    return Ok(Some(frame.freeze()));
-                }
-                Step::Discard(n) => src.advance(n),
-                Step::Need => return Ok(None),
-            }
-        }
-    }
-
-    /// Like [`decode`](Self::decode), for when the stream has ended: a
-    /// frame if one is complete, `Ok(None)` at a clean end (between frames,
-    /// nothing left), or [`Error::Truncated`](crate::Error::Truncated) with
-    /// how many bytes of the header or payload arrived.
-    ///
-    /// ```
-    /// use bytes::BytesMut;
-    /// use lenframe::{Error, FramePart};
-    /// let mut dec = lenframe::FrameDecoder::default();
-    /// let mut buf = BytesMut::from(&b"\0\0\0\x09abc"[..]);
-    /// let err = dec.decode_eof(&mut buf).unwrap_err();
-    /// assert!(matches!(err, Error::Truncated { part: FramePart::Payload, got: 3, expected: 9 }));
-    /// ```
-    pub fn decode_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
-        match self.decode(src)? {
-            Some(frame) => Ok(Some(frame)),
-            None => self.end_of_stream(src).map(|()| None),
         }
     }
 
@@ -640,8 +586,10 @@ impl<'a> Iterator for SliceFrames<'_, 'a> {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
+    use bytes::BytesMut;
+
     use super::*;
     use crate::Error;
 
@@ -762,8 +710,8 @@ mod tests {
 
     #[test]
     fn long_formats_native_vs_standard() {
-        let long = std::mem::size_of::<std::ffi::c_long>();
-        let mut native = (3 as std::ffi::c_long).to_ne_bytes().to_vec();
+        let long = core::mem::size_of::<core::ffi::c_long>();
+        let mut native = (3 as core::ffi::c_long).to_ne_bytes().to_vec();
         native.extend_from_slice(b"abc");
         let (f, e) = run(codec("@l", 10), &native);
         assert_eq!((f, e), (vec![b"abc".to_vec()], None));

@@ -1,6 +1,8 @@
-//! Encoding: header bytes for a length, and whole frames into buffers.
+//! Encoding: header bytes for a length on the stack (no allocator needed),
+//! and whole frames into growable buffers (`buffered`, feature `alloc`).
 
-use bytes::{BufMut, BytesMut};
+#[cfg(feature = "alloc")]
+mod buffered;
 
 use crate::codec::{Codec, MAX_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -14,13 +16,13 @@ pub struct Header {
     len: u8,
 }
 
-impl std::fmt::Debug for Header {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Debug for Header {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_tuple("Header").field(&&self[..]).finish()
     }
 }
 
-impl std::ops::Deref for Header {
+impl core::ops::Deref for Header {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
@@ -66,7 +68,7 @@ impl Codec {
 
     /// The length field's bytes for a payload of `payload_len` bytes.
     #[inline(always)]
-    fn length_field(&self, payload_len: usize) -> Result<IntBytes> {
+    pub(super) fn length_field(&self, payload_len: usize) -> Result<IntBytes> {
         // Computed modulo 2^64, then given the range check decoding makes
         // (raw_lo..=raw_hi, inside 0..=field max): a value that passes it is
         // the true payload_len + adjustment. Once payload_len <= max, the
@@ -97,65 +99,12 @@ impl Codec {
             }
         }
     }
-
-    /// Appends one frame (header + `payload`) to `dst`. On error nothing is
-    /// written.
-    ///
-    /// # Errors
-    ///
-    /// As [`header`](Self::header).
-    ///
-    /// ```
-    /// let mut buf = bytes::BytesMut::new();
-    /// lenframe::Codec::default().encode(b"hi", &mut buf)?;
-    /// assert_eq!(&buf[..], b"\0\0\0\x02hi");
-    /// # Ok::<(), lenframe::Error>(())
-    /// ```
-    #[inline]
-    pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
-        let field = self.length_field(payload.len())?;
-        // Room for a whole 8-byte word: writing it and trimming is one
-        // fixed-size store instead of a variable-length copy. No overflow: a
-        // slice holds at most isize::MAX bytes and header_len <= 64.
-        dst.reserve(self.header_len + 8 + payload.len());
-        dst.put_bytes(0, self.offset);
-        let len = dst.len();
-        dst.put_slice(field.word());
-        dst.truncate(len + field.as_ref().len());
-        dst.put_slice(payload);
-        Ok(())
-    }
-
-    /// Appends one frame (header + `payload`) to `dst`. On error nothing is
-    /// written.
-    ///
-    /// # Errors
-    ///
-    /// As [`header`](Self::header).
-    ///
-    /// ```
-    /// let codec = lenframe::Codec::new("i".parse()?);
-    /// let mut v = Vec::new();
-    /// codec.encode_to_vec(b"abc", &mut v)?;
-    /// assert_eq!(v, [3i32.to_ne_bytes().as_slice(), b"abc"].concat());
-    /// # Ok::<(), lenframe::Error>(())
-    /// ```
-    #[inline]
-    pub fn encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
-        let field = self.length_field(payload.len())?;
-        // As in `encode`: a slice is at most isize::MAX bytes, no overflow.
-        dst.reserve(self.header_len + 8 + payload.len());
-        dst.resize(dst.len() + self.offset, 0);
-        let len = dst.len();
-        dst.extend_from_slice(field.word());
-        dst.truncate(len + field.as_ref().len());
-        dst.extend_from_slice(payload);
-        Ok(())
-    }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "alloc"))]
 mod tests {
+    use bytes::BytesMut;
+
     use super::*;
     use crate::HeaderFormat;
 
@@ -165,7 +114,7 @@ mod tests {
 
     #[test]
     fn headers_for_every_format() {
-        let long = std::mem::size_of::<std::ffi::c_long>();
+        let long = core::mem::size_of::<core::ffi::c_long>();
         let cases: &[(&str, usize, Vec<u8>)] = &[
             ("!I", 5, vec![0, 0, 0, 5]),
             ("<I", 5, vec![5, 0, 0, 0]),
@@ -176,7 +125,7 @@ mod tests {
             (">Q", 1, vec![0, 0, 0, 0, 0, 0, 0, 1]),
             ("<q", 1, vec![1, 0, 0, 0, 0, 0, 0, 0]),
             ("=l", 7, 7i32.to_ne_bytes().to_vec()),
-            ("@l", 7, (7 as std::ffi::c_long).to_ne_bytes().to_vec()),
+            ("@l", 7, (7 as core::ffi::c_long).to_ne_bytes().to_vec()),
             ("i", 0, vec![0; 4]),
         ];
         for (f, len, want) in cases {
