@@ -90,6 +90,92 @@
 //! `Read`: a multi-GB frame passes through a few KiB of memory (a 1 GiB
 //! frame streamed through a socket pair peaks at about 165 KB of heap).
 //!
+//! # Features
+//!
+//! | feature | default | what it adds | needs |
+//! |---|---|---|---|
+//! | `std` | yes | [`FrameReader`], [`FrameWriter`], streamed frames, `Error::Io`, `From<Error> for io::Error` | `std`, `alloc` |
+//! | `alloc` | with `std` | the `BytesMut`/`Bytes` and `Vec` faces ([`FrameDecoder::decode`], [`Codec::encode`]), `lenframe::bytes` | an allocator |
+//! | `tokio` | no | [`FrameCodec`], [`FrameResultCodec`] for tokio-util | `std`, tokio-util 0.7 (Rust 1.70 or newer; its latest releases need 1.85) |
+//!
+//! With `default-features = false` the core needs neither `std` nor an
+//! allocator: [`HeaderFormat`], [`Codec`] and its builder, header encoding
+//! into a stack buffer ([`Codec::header`]), and the decoder's borrowed-slice
+//! face ([`FrameDecoder::decode_slice`], [`FrameDecoder::frames`]) and
+//! streaming face. [`Error`] is the same type everywhere; it carries no
+//! heap data, and only its I/O variant needs `std`.
+//!
+//! # Without `std`: a serial port and a stack buffer
+//!
+//! A length header read by Python `struct` on the host is as common over a
+//! UART as over TCP. On a microcontroller (`lenframe = { version = "0.2",
+//! default-features = false }`), frame into a fixed-size buffer: it needs to
+//! hold one header plus [`Codec::max_frame_len`] bytes; a longer frame is
+//! [`Error::FrameTooLarge`] (or skipped as it arrives, under
+//! [`Oversize::Skip`]), never a buffer overrun.
+//!
+//! ```
+//! use lenframe::{Codec, Error, FrameDecoder};
+//!
+//! /// A stand-in for a UART driver: copies what "arrived" into `buf`, a few
+//! /// bytes at a time, as a serial port does. Returns 0 when nothing is left.
+//! fn uart_read(rx: &mut &[u8], buf: &mut [u8]) -> usize {
+//!     let n = rx.len().min(buf.len()).min(3);
+//!     buf[..n].copy_from_slice(&rx[..n]);
+//!     *rx = &rx[n..];
+//!     n
+//! }
+//!
+//! // The host sends struct.pack('<H', len(data)) + data; frames of at most
+//! // 60 bytes, so a 64-byte buffer on the stack holds any header + frame.
+//! let codec = Codec::builder().format("<H".parse()?).max_frame_len(60).build()?;
+//! let mut decoder = FrameDecoder::new(codec);
+//! let mut buf = [0u8; 64];
+//! let mut filled = 0;
+//!
+//! let mut rx: &[u8] = b"\x04\x00ping\x05\x00hello\x00\x00";
+//! let expected: [&[u8]; 3] = [b"ping", b"hello", b""];
+//! let mut seen = 0;
+//! loop {
+//!     let n = uart_read(&mut rx, &mut buf[filled..]);
+//!     if n == 0 {
+//!         decoder.end_of_stream(&buf[..filled])?; // a cut frame is Error::Truncated
+//!         break;
+//!     }
+//!     filled += n;
+//!     // Take every complete frame, then move the rest to the front.
+//!     let mut frames = decoder.frames(&buf[..filled]);
+//!     for frame in &mut frames {
+//!         assert_eq!(frame?, expected[seen]);
+//!         seen += 1;
+//!     }
+//!     let consumed = frames.consumed();
+//!     buf.copy_within(consumed..filled, 0);
+//!     filled -= consumed;
+//! }
+//! assert_eq!(seen, 3);
+//!
+//! // Sending: the header is built on the stack; write it, then the payload.
+//! let header = codec.header(b"pong".len())?;
+//! assert_eq!(&header[..], b"\x04\x00");
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! # Minimum supported Rust version
+//!
+//! Rust 1.81 for the default features and for `no_std` (1.81 brings
+//! `core::error::Error`). The MSRV is at least 12 months old, and raising
+//! it is a minor-version change, never a patch release. Optional features
+//! need what their dependency needs (see the table above). Our dependency
+//! ranges admit releases that build on 1.81, and cargo's MSRV-aware
+//! resolver (Rust 1.84 and newer, on by default with `resolver = "3"` or
+//! edition 2024) picks them for a project that declares its
+//! `rust-version`. On an older cargo, let a newer one write the lockfile:
+//! `cargo +stable generate-lockfile --config
+//! 'resolver.incompatible-rust-versions="fallback"'`. CI checks exactly
+//! that: the packaged crate on Rust 1.81 with such a lockfile, with and
+//! without `std` and with `tokio`.
+//!
 //! # Feature `tokio`
 //!
 //! Off by default. Adds [`FrameCodec`] and [`FrameResultCodec`] (shown only
