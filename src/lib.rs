@@ -52,6 +52,7 @@
 //!   FrameDecoder  (sans-IO)               bytes in -> frames out, no I/O
 //!        |
 //!   FrameReader<R: Read> / FrameWriter<W: Write>   blocking adapters
+//!   FrameCodec / FrameResultCodec     async codecs (features tokio, futures-io)
 //! ```
 //!
 //! The decoder does no I/O: you hand it bytes, it hands back frames (as
@@ -93,10 +94,11 @@
 //! # Feature `tokio`
 //!
 //! Off by default. Adds [`FrameCodec`] and [`FrameResultCodec`] (shown only
-//! when the feature is on): `tokio_util::codec::Decoder` + `Encoder`s that
-//! drive the same [`FrameDecoder`], so `FramedRead`/`FramedWrite`/`Framed`
-//! over a tokio `TcpStream` follow the blocking adapters' rules, limits and
-//! errors, and grow their buffer lazily.
+//! when this feature or `futures-io` is on): `tokio_util::codec::Decoder` +
+//! `Encoder`s that drive the same [`FrameDecoder`], so
+//! `FramedRead`/`FramedWrite`/`Framed` over a tokio `TcpStream` follow the
+//! blocking adapters' rules, limits and errors, and grow their buffer
+//! lazily.
 //!
 //! One difference comes from tokio-util, which ends a framed stream after
 //! any error the decoder returns: under [`Oversize::Skip`], a `FrameCodec`
@@ -130,6 +132,46 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Feature `futures-io`
+//!
+//! Off by default. Implements asynchronous-codec 0.7's `Decoder` and
+//! `Encoder` for the same [`FrameCodec`] and [`FrameResultCodec`], so
+//! `asynchronous_codec::Framed` (and `FramedRead`/`FramedWrite`) over any
+//! futures-io `AsyncRead + AsyncWrite` (a smol, async-std or async-net
+//! `TcpStream`, a libp2p substream) follows the same rules, limits and
+//! errors. Frames come out as [`bytes::Bytes`]; the sink takes `&[u8]`.
+//! The feature builds with this crate's minimum Rust, 1.81
+//! (asynchronous-codec's `Encoder` uses generic associated types, Rust
+//! 1.65 and later).
+//!
+//! asynchronous-codec, unlike tokio-util, does not end a stream after an
+//! error: a skipped oversize frame ([`Oversize::Skip`]) is followed by the
+//! next frame with either codec, and a fatal error (a bad header, a stream
+//! cut inside a frame, an I/O error) is not an end: polled again, the
+//! stream yields it again (or, once nothing is left, ends). With [`FrameResultCodec`] every `Err` of the stream is fatal and
+//! skip reports are items, so `try_next()` stops exactly where a
+//! [`FrameReader`] does.
+//!
+//! ```
+//! # #[cfg(feature = "futures-io")]
+//! # smol::block_on(async {
+//! use asynchronous_codec::{FramedRead, FramedWrite};
+//! use futures_util::{SinkExt, TryStreamExt};
+//! use lenframe::{Codec, FrameCodec};
+//!
+//! let codec = Codec::new("<H".parse()?);
+//! // Any futures-io AsyncWrite / AsyncRead: a smol TcpStream in real life.
+//! let mut sink = FramedWrite::new(Vec::new(), FrameCodec::new(codec));
+//! for msg in ["jason", "kevin", "toney"] {
+//!     sink.send(msg.as_bytes()).await?;
+//! }
+//! let wire = sink.into_inner();
+//! let frames: Vec<_> = FramedRead::new(&wire[..], FrameCodec::new(codec)).try_collect().await?;
+//! assert_eq!(frames, ["jason", "kevin", "toney"]);
+//! # Ok::<(), lenframe::Error>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # Limits and errors
 //!
 //! * A header over [`Codec::max_frame_len`] is [`Error::FrameTooLarge`];
@@ -160,10 +202,10 @@
 //! [`CodecBuilder::length_adjustment`]; the [`CodecBuilder`] docs give the
 //! equivalent settings for every combination of offset, strip count and
 //! adjustment.
-// Without the feature the tokio items do not exist: point their links at
-// the section that says so, instead of leaving them unresolved.
+// Without either async feature the codec types do not exist: point their
+// links at the section that says so, instead of leaving them unresolved.
 #![cfg_attr(
-    not(feature = "tokio"),
+    not(any(feature = "tokio", feature = "futures-io")),
     doc = "",
     doc = "[`FrameCodec`]: #feature-tokio",
     doc = "[`FrameResultCodec`]: #feature-tokio"
@@ -176,6 +218,10 @@ mod decode;
 mod encode;
 mod error;
 mod format;
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod framed_codec;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 mod read;
 mod stream;
 #[cfg(feature = "tokio")]
@@ -187,10 +233,10 @@ pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+pub use framed_codec::{FrameCodec, FrameResultCodec};
 pub use read::FrameReader;
 pub use stream::PayloadReader;
-#[cfg(feature = "tokio")]
-pub use tokio::{FrameCodec, FrameResultCodec};
 pub use write::FrameWriter;
 
 /// The README's examples, compiled and run as doctests.
