@@ -52,6 +52,7 @@
 //!   FrameDecoder  (sans-IO)               bytes in -> frames out, no I/O
 //!        |
 //!   FrameReader<R: Read> / FrameWriter<W: Write>   blocking adapters
+//!   FrameCodec / FrameResultCodec     async codecs (features tokio, futures-io)
 //! ```
 //!
 //! The decoder does no I/O: you hand it bytes, it hands back frames (as
@@ -97,6 +98,7 @@
 //! | `std` | yes | [`FrameReader`], [`FrameWriter`], streamed frames, `Error::Io`, `From<Error> for io::Error` | `std`, `alloc` |
 //! | `alloc` | with `std` | the `BytesMut`/`Bytes` and `Vec` faces ([`FrameDecoder::decode`], [`Codec::encode`]), `lenframe::bytes` | an allocator |
 //! | `tokio` | no | [`FrameCodec`], [`FrameResultCodec`] for tokio-util | `std`, tokio-util 0.7 (Rust 1.70 or newer; its latest releases need 1.85) |
+//! | `futures-io` | no | the same [`FrameCodec`], [`FrameResultCodec`] for asynchronous-codec 0.7 (smol, async-std, libp2p) | `std`, asynchronous-codec 0.7 (Rust 1.65 or newer) |
 //!
 //! With `default-features = false` the core needs neither `std` nor an
 //! allocator: [`HeaderFormat`], [`Codec`] and its builder, header encoding
@@ -174,15 +176,16 @@
 //! `cargo +stable generate-lockfile --config
 //! 'resolver.incompatible-rust-versions="fallback"'`. CI checks exactly
 //! that: the packaged crate on Rust 1.81 with such a lockfile, with and
-//! without `std` and with `tokio`.
+//! without `std`, with `tokio` and with `futures-io`.
 //!
 //! # Feature `tokio`
 //!
 //! Off by default. Adds [`FrameCodec`] and [`FrameResultCodec`] (shown only
-//! when the feature is on): `tokio_util::codec::Decoder` + `Encoder`s that
-//! drive the same [`FrameDecoder`], so `FramedRead`/`FramedWrite`/`Framed`
-//! over a tokio `TcpStream` follow the blocking adapters' rules, limits and
-//! errors, and grow their buffer lazily.
+//! when this feature or `futures-io` is on): `tokio_util::codec::Decoder` +
+//! `Encoder`s that drive the same [`FrameDecoder`], so
+//! `FramedRead`/`FramedWrite`/`Framed` over a tokio `TcpStream` follow the
+//! blocking adapters' rules, limits and errors, and grow their buffer
+//! lazily.
 //!
 //! One difference comes from tokio-util, which ends a framed stream after
 //! any error the decoder returns: under [`Oversize::Skip`], a `FrameCodec`
@@ -216,6 +219,46 @@
 //! # fn main() {}
 //! ```
 //!
+//! # Feature `futures-io`
+//!
+//! Off by default. Implements asynchronous-codec 0.7's `Decoder` and
+//! `Encoder` for the same [`FrameCodec`] and [`FrameResultCodec`], so
+//! `asynchronous_codec::Framed` (and `FramedRead`/`FramedWrite`) over any
+//! futures-io `AsyncRead + AsyncWrite` (a smol, async-std or async-net
+//! `TcpStream`, a libp2p substream) follows the same rules, limits and
+//! errors. Frames come out as [`bytes::Bytes`]; the sink takes `&[u8]`.
+//! The feature builds with this crate's minimum Rust, 1.81
+//! (asynchronous-codec's `Encoder` uses generic associated types, Rust
+//! 1.65 and later).
+//!
+//! asynchronous-codec, unlike tokio-util, does not end a stream after an
+//! error: a skipped oversize frame ([`Oversize::Skip`]) is followed by the
+//! next frame with either codec, and a fatal error (a bad header, a stream
+//! cut inside a frame, an I/O error) is not an end: polled again, the
+//! stream yields it again (or, once nothing is left, ends). With [`FrameResultCodec`] every `Err` of the stream is fatal and
+//! skip reports are items, so `try_next()` stops exactly where a
+//! [`FrameReader`] does.
+//!
+//! ```
+//! # #[cfg(feature = "futures-io")]
+//! # smol::block_on(async {
+//! use asynchronous_codec::{FramedRead, FramedWrite};
+//! use futures_util::{SinkExt, TryStreamExt};
+//! use lenframe::{Codec, FrameCodec};
+//!
+//! let codec = Codec::new("<H".parse()?);
+//! // Any futures-io AsyncWrite / AsyncRead: a smol TcpStream in real life.
+//! let mut sink = FramedWrite::new(Vec::new(), FrameCodec::new(codec));
+//! for msg in ["jason", "kevin", "toney"] {
+//!     sink.send(msg.as_bytes()).await?;
+//! }
+//! let wire = sink.into_inner();
+//! let frames: Vec<_> = FramedRead::new(&wire[..], FrameCodec::new(codec)).try_collect().await?;
+//! assert_eq!(frames, ["jason", "kevin", "toney"]);
+//! # Ok::<(), lenframe::Error>(())
+//! # }).unwrap();
+//! ```
+//!
 //! # Limits and errors
 //!
 //! * A header over [`Codec::max_frame_len`] is [`Error::FrameTooLarge`];
@@ -246,10 +289,10 @@
 //! [`CodecBuilder::length_adjustment`]; the [`CodecBuilder`] docs give the
 //! equivalent settings for every combination of offset, strip count and
 //! adjustment.
-// Without the feature the tokio items do not exist: point their links at
-// the section that says so, instead of leaving them unresolved.
+// Without either async feature the codec types do not exist: point their
+// links at the section that says so, instead of leaving them unresolved.
 #![cfg_attr(
-    not(feature = "tokio"),
+    not(any(feature = "tokio", feature = "futures-io")),
     doc = "",
     doc = "[`FrameCodec`]: #feature-tokio",
     doc = "[`FrameResultCodec`]: #feature-tokio"
@@ -280,6 +323,12 @@ mod stream;
 #[cfg(feature = "std")]
 mod write;
 
+// The async codecs (features `tokio` and `futures-io`, which imply `std`):
+// one pair of types, one trait impl module per ecosystem.
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+mod framed_codec;
+#[cfg(feature = "futures-io")]
+mod futures_io;
 #[cfg(feature = "tokio")]
 mod tokio;
 
@@ -294,12 +343,12 @@ pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
+#[cfg(any(feature = "tokio", feature = "futures-io"))]
+pub use framed_codec::{FrameCodec, FrameResultCodec};
 #[cfg(feature = "std")]
 pub use read::FrameReader;
 #[cfg(feature = "std")]
 pub use stream::PayloadReader;
-#[cfg(feature = "tokio")]
-pub use tokio::{FrameCodec, FrameResultCodec};
 #[cfg(feature = "std")]
 pub use write::FrameWriter;
 

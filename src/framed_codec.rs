@@ -1,0 +1,334 @@
+//! `FrameCodec` and `FrameResultCodec`: the codec types of the async
+//! adapters (feature `tokio` or `futures-io`).
+//!
+//! The types, their constructors and all of their decoding, buffer growth
+//! and encoding live here, once. `tokio.rs` (tokio-util's `Decoder` and
+//! `Encoder`) and `futures_io.rs` (asynchronous-codec's) only forward to
+//! the inherent methods below, so both ecosystems get the same frames and
+//! errors from the same [`FrameDecoder`].
+//!
+//! Maintainer notes: what the two framing libraries do with a decoder, as
+//! read in their sources (tokio-util 0.7 `src/codec/framed_impl.rs`,
+//! asynchronous-codec 0.7.0 `src/framed_read.rs`, `FramedRead2::poll_next`):
+//!
+//! * Reading. tokio-util reads into the buffer's spare capacity, so the
+//!   decoder's `reserve` decides how far it grows; asynchronous-codec reads
+//!   through an 8 KiB stack array and appends what arrived
+//!   (`extend_from_slice`), so its buffer grows with data whatever the
+//!   decoder does, and our `reserve` only saves reallocations.
+//! * End of stream. tokio-util always calls `decode_eof`. asynchronous-codec
+//!   ends the stream cleanly, without calling `decode_eof`, when the buffer
+//!   is empty, which would make a stream cut inside a skipped oversize
+//!   frame (whose bytes are discarded as they arrive) look like a clean end.
+//!   So `decode_frame` never empties the buffer in the middle of a frame:
+//!   it holds the last buffered byte back (see `hold_back`), and
+//!   `decode_eof` then reports the truncation.
+//! * Errors. tokio-util ends the stream after any decoder error;
+//!   asynchronous-codec polls the decoder again. See the type docs.
+
+use bytes::{Buf, Bytes, BytesMut};
+
+use crate::codec::Codec;
+use crate::decode::FrameDecoder;
+use crate::error::{Error, Result};
+
+/// Largest step the codec asks the read buffer to grow by at once.
+const GROWTH_STEP: usize = 64 * 1024;
+
+/// lenframe's rules as a codec for async framing: the `Decoder` and
+/// `Encoder` of tokio-util (feature `tokio`) and of asynchronous-codec
+/// (feature `futures-io`), for their `FramedRead`, `FramedWrite` and
+/// `Framed`.
+///
+/// It drives the same [`FrameDecoder`] as the blocking
+/// [`FrameReader`](crate::FrameReader): same header formats, limits and
+/// typed errors (a clean end of stream vs [`Error::Truncated`] in header or
+/// payload). Unlike tokio-util's `LengthDelimitedCodec`, which reserves the
+/// whole declared length as soon as it reads a header, it asks the read
+/// buffer to grow only with what arrives: at most max(64 KiB, what is
+/// buffered) at a time. (asynchronous-codec's `FramedRead` appends each
+/// read of at most 8 KiB to its buffer, so there the buffer grows with the
+/// data anyway.)
+///
+/// Items are [`Bytes`] (zero-copy, sharing the read buffer). tokio-util
+/// sinks take `&[u8]`, [`Bytes`] or [`BytesMut`]; asynchronous-codec allows
+/// one item type per encoder, and it is `&[u8]` (`sink.send(&bytes[..])`
+/// for a `Bytes`).
+///
+/// # Errors and the end of the stream
+///
+/// The two libraries differ after the decoder returns an error:
+///
+/// * tokio-util's `FramedRead` and `Framed` end their stream after any
+///   error: they yield the `Err`, then `None`. Under
+///   [`Oversize::Skip`](crate::Oversize::Skip) this codec reports an
+///   oversize frame as [`Error::FrameTooLarge`] like the blocking reader,
+///   but the stream then ends and the frames after it are never seen; to go
+///   on past a skipped frame, use [`FrameResultCodec`].
+/// * asynchronous-codec 0.7's `FramedRead` and `Framed` never end a stream
+///   on an error: the next poll calls the decoder (or reads) again. After a
+///   skipped oversize frame that simply goes on with the next frame. After
+///   a fatal error it yields the error again: a failed decoder (bad header)
+///   returns its error on every poll, and a stream that ended inside a
+///   frame's header or payload reports [`Error::Truncated`] again. So stop
+///   at the first fatal error; with [`FrameResultCodec`] every `Err` is
+///   fatal and `TryStreamExt::try_next` stops there.
+///
+/// # Examples
+///
+/// The tokio-util traits, called by hand:
+///
+/// ```
+/// # #[cfg(feature = "tokio")] {
+/// use bytes::BytesMut;
+/// use lenframe::FrameCodec;
+/// use tokio_util::codec::{Decoder, Encoder};
+///
+/// let mut codec = FrameCodec::new(lenframe::Codec::new("<H".parse()?));
+/// let mut buf = BytesMut::new();
+/// codec.encode(&b"hello"[..], &mut buf)?;
+/// assert_eq!(&buf[..], b"\x05\0hello");
+/// assert_eq!(codec.decode(&mut buf)?.as_deref(), Some(&b"hello"[..]));
+/// # }
+/// # Ok::<(), lenframe::Error>(())
+/// ```
+///
+/// With tokio: `Framed::new(tcp_stream, FrameCodec::default())` is a
+/// `Stream` of `Result<Bytes, Error>` and a `Sink` of `Bytes` or `&[u8]`.
+///
+/// asynchronous-codec over any futures-io `AsyncRead`/`AsyncWrite` (an
+/// in-memory one here; a smol or async-std `TcpStream` in real life):
+///
+/// ```
+/// # #[cfg(feature = "futures-io")]
+/// # smol::block_on(async {
+/// use asynchronous_codec::{FramedRead, FramedWrite};
+/// use futures_util::{SinkExt, TryStreamExt};
+/// use lenframe::FrameCodec;
+///
+/// let mut sink = FramedWrite::new(Vec::new(), FrameCodec::default());
+/// sink.send(&b"hello"[..]).await?;
+/// sink.send(&b""[..]).await?;
+/// let wire = sink.into_inner();
+/// assert_eq!(wire, b"\0\0\0\x05hello\0\0\0\0");
+///
+/// let mut frames = FramedRead::new(&wire[..], FrameCodec::default());
+/// assert_eq!(frames.try_next().await?.as_deref(), Some(&b"hello"[..]));
+/// assert_eq!(frames.try_next().await?.as_deref(), Some(&b""[..]));
+/// assert_eq!(frames.try_next().await?, None); // clean end of stream
+/// # Ok::<(), lenframe::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FrameCodec {
+    decoder: FrameDecoder,
+}
+
+impl FrameCodec {
+    /// A codec with `codec`'s configuration.
+    pub fn new(codec: Codec) -> FrameCodec {
+        FrameCodec {
+            decoder: codec.new_decoder(),
+        }
+    }
+
+    /// The configuration.
+    pub fn codec(&self) -> &Codec {
+        self.decoder.codec()
+    }
+
+    /// The state machine underneath.
+    pub fn decoder(&self) -> &FrameDecoder {
+        &self.decoder
+    }
+
+    /// `Decoder::decode` of both libraries: the next frame, growing `src`
+    /// with what arrives, never to what a header claims.
+    pub(crate) fn decode_frame(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
+        let frame = if self.hold_back(src) {
+            None
+        } else {
+            self.decoder.decode(src)?
+        };
+        if frame.is_none() {
+            let step = self
+                .decoder
+                .needed(src.len())
+                .min(src.len().max(GROWTH_STEP));
+            src.reserve(step);
+        }
+        Ok(frame)
+    }
+
+    /// Mid-frame with too few bytes to finish it: discards what a skipped
+    /// frame lets go of, but never the last buffered byte, so the buffer is
+    /// not empty while a frame is unfinished (asynchronous-codec takes an
+    /// empty buffer at end of stream for a clean end and never asks
+    /// `decode_eof`). The byte held back is simply one that has not arrived
+    /// yet as far as the decoder knows; `decode_eof` passes it on. Returns
+    /// true if it did the call's work (no frame can come of it).
+    fn hold_back(&mut self, src: &mut BytesMut) -> bool {
+        // `needed > 0`: no frame is complete and no error is pending (a
+        // failed decoder needs 0), so decoding one byte fewer only
+        // discards, or does nothing.
+        if src.is_empty() || self.decoder.is_at_boundary() || self.decoder.needed(src.len()) == 0 {
+            return false;
+        }
+        // Neither a frame nor an error can come of it (see above); were
+        // there an error, the decoder would have failed and say it again.
+        let rest = src.len() - 1;
+        if let Ok(done) = self.decoder.decode_slice(&src[..rest]) {
+            src.advance(done.consumed);
+        }
+        true
+    }
+
+    /// `Decoder::decode_eof` of both libraries.
+    pub(crate) fn decode_frame_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
+        self.decoder.decode_eof(src)
+    }
+
+    /// `Encoder::encode` of both libraries.
+    pub(crate) fn encode_frame(&self, item: &[u8], dst: &mut BytesMut) -> Result<()> {
+        self.decoder.codec().encode(item, dst)
+    }
+}
+
+/// A [`FrameCodec`] whose items are `Result<Bytes, Error>`, so that a
+/// framed stream goes on past an oversize frame skipped under
+/// [`Oversize::Skip`](crate::Oversize::Skip), exactly as the blocking
+/// [`FrameReader`](crate::FrameReader) does, and every `Err` of the stream
+/// is fatal (feature `tokio` or `futures-io`).
+///
+/// It returns the recoverable report, [`Error::FrameTooLarge`] with the
+/// decoder still going, as an item (`Ok(Err(..))` on the stream) and keeps
+/// decoding. Every other error stays an error of the stream (`Err(..)`): a
+/// bad header that fails the [`FrameDecoder`] (including an oversize frame
+/// under [`Oversize::Error`](crate::Oversize::Error)), a truncated stream,
+/// an I/O error. tokio-util ends the stream there; asynchronous-codec
+/// would yield the error again if polled again (see [`FrameCodec`]), so
+/// stop at it: `TryStreamExt::try_next` does. `.and_then(|item| item)` (or
+/// `Result::flatten`) turns the stream into the blocking reader's sequence
+/// of `Result<Bytes, Error>`.
+///
+/// It drives the same one [`FrameDecoder`] through a [`FrameCodec`], and
+/// encodes whatever [`FrameCodec`] encodes.
+///
+/// # Examples
+///
+/// Frames `a`, one over the maximum, then `b`: the stream reports the
+/// oversize frame and goes on. With tokio-util:
+///
+/// ```
+/// # #[cfg(feature = "tokio")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), lenframe::Error> {
+/// use futures_util::StreamExt;
+/// use lenframe::{Codec, Error, FrameResultCodec, Oversize};
+/// use tokio_util::codec::FramedRead;
+///
+/// let codec = Codec::builder().max_frame_len(4).oversize(Oversize::Skip).build()?;
+/// let wire: &[u8] = b"\0\0\0\x01a\0\0\0\x06abcdef\0\0\0\x01b";
+/// // A `TcpStream` in real life.
+/// let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec)).map(|item| item.and_then(|frame| frame));
+/// let mut got = Vec::new();
+/// while let Some(item) = frames.next().await {
+///     got.push(item);
+/// }
+/// assert!(matches!(&got[..], [
+///     Ok(a),
+///     Err(Error::FrameTooLarge { len: 6, max: 4 }),
+///     Ok(b),
+/// ] if a == "a" && b == "b"));
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
+/// ```
+///
+/// With asynchronous-codec, stopping at the first fatal error:
+///
+/// ```
+/// # #[cfg(feature = "futures-io")]
+/// # smol::block_on(async {
+/// use asynchronous_codec::FramedRead;
+/// use futures_util::TryStreamExt;
+/// use lenframe::{Codec, Error, FrameResultCodec, Oversize};
+///
+/// let codec = Codec::builder().max_frame_len(4).oversize(Oversize::Skip).build()?;
+/// // "a", an oversize frame, "b", then a stream cut inside a header.
+/// let wire: &[u8] = b"\0\0\0\x01a\0\0\0\x06abcdef\0\0\0\x01b\0\0";
+/// let mut frames = FramedRead::new(wire, FrameResultCodec::new(codec));
+/// let mut got = Vec::new();
+/// let fatal = loop {
+///     match frames.try_next().await {
+///         Ok(Some(item)) => got.push(item),
+///         Ok(None) => break None,
+///         Err(e) => break Some(e),
+///     }
+/// };
+/// assert!(matches!(&got[..], [
+///     Ok(a),
+///     Err(Error::FrameTooLarge { len: 6, max: 4 }),
+///     Ok(b),
+/// ] if a == "a" && b == "b"));
+/// assert!(matches!(fatal, Some(Error::Truncated { got: 2, expected: 4, .. })));
+/// # Ok::<(), Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FrameResultCodec {
+    inner: FrameCodec,
+}
+
+impl FrameResultCodec {
+    /// A codec with `codec`'s configuration.
+    pub fn new(codec: Codec) -> FrameResultCodec {
+        FrameResultCodec {
+            inner: FrameCodec::new(codec),
+        }
+    }
+
+    /// The configuration.
+    pub fn codec(&self) -> &Codec {
+        self.inner.codec()
+    }
+
+    /// The state machine underneath.
+    pub fn decoder(&self) -> &FrameDecoder {
+        self.inner.decoder()
+    }
+
+    /// `Decoder::decode` of both libraries.
+    pub(crate) fn decode_item(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<Result<Bytes, Error>>> {
+        let decoded = self.inner.decode_frame(src);
+        self.as_item(decoded)
+    }
+
+    /// `Decoder::decode_eof` of both libraries.
+    pub(crate) fn decode_item_eof(
+        &mut self,
+        src: &mut BytesMut,
+    ) -> Result<Option<Result<Bytes, Error>>> {
+        let decoded = self.inner.decode_frame_eof(src);
+        self.as_item(decoded)
+    }
+
+    /// `Encoder::encode` of both libraries.
+    pub(crate) fn encode_frame(&self, item: &[u8], dst: &mut BytesMut) -> Result<()> {
+        self.inner.encode_frame(item, dst)
+    }
+
+    /// A skip report becomes an item (the next call discards the frame);
+    /// every other error stays an error of the stream.
+    fn as_item(&self, decoded: Result<Option<Bytes>>) -> Result<Option<Result<Bytes, Error>>> {
+        match decoded {
+            Ok(frame) => Ok(frame.map(Ok)),
+            Err(e) if self.decoder().is_skip_report(&e) => Ok(Some(Err(e))),
+            Err(e) => Err(e),
+        }
+    }
+}
