@@ -35,7 +35,7 @@ impl fmt::Display for FramePart {
 /// | [`Error::Truncated`] | `UnexpectedEof` |
 /// | [`Error::Io`] | the kind of the wrapped error (`WouldBlock`, `TimedOut`, ... pass through) |
 /// | [`Error::WriterPoisoned`] | `BrokenPipe` |
-/// | [`Error::BadFormat`], [`Error::BadConfig`] | `InvalidInput` |
+/// | [`Error::BadFormat`], [`Error::BadConfig`], [`Error::BufferTooSmall`] | `InvalidInput` |
 /// | every other variant | `InvalidData` |
 ///
 /// # Examples
@@ -109,6 +109,15 @@ pub enum Error {
         /// The limit it breaks.
         bound: u64,
     },
+    /// A frame to encode does not fit in the caller's buffer
+    /// ([`Codec::encode_to_slice`](crate::Codec::encode_to_slice)).
+    #[error("cannot encode a frame of {needed} bytes (header included) into a buffer of {available} bytes")]
+    BufferTooSmall {
+        /// The frame's length, header included.
+        needed: u64,
+        /// The buffer's length.
+        available: u64,
+    },
     /// An earlier hard I/O error left a partly written frame behind; the
     /// writer refuses further frames rather than emit a misaligned stream.
     #[error("writer failed earlier and refuses further frames")]
@@ -170,7 +179,9 @@ impl From<Error> for io::Error {
             }
             Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
             Error::WriterPoisoned => io::ErrorKind::BrokenPipe,
-            Error::BadFormat { .. } | Error::BadConfig { .. } => io::ErrorKind::InvalidInput,
+            Error::BadFormat { .. } | Error::BadConfig { .. } | Error::BufferTooSmall { .. } => {
+                io::ErrorKind::InvalidInput
+            }
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, err)

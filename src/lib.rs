@@ -157,9 +157,11 @@
 //! }
 //! assert_eq!(seen, 3);
 //!
-//! // Sending: the header is built on the stack; write it, then the payload.
-//! let header = codec.header(b"pong".len())?;
-//! assert_eq!(&header[..], b"\x04\x00");
+//! // Sending: encode into a fixed transmit buffer, then hand it to the UART
+//! // (or write `codec.header(len)?` and then the payload, with no copy).
+//! let mut tx = [0u8; 64];
+//! let n = codec.encode_to_slice(b"pong", &mut tx)?;
+//! assert_eq!(&tx[..n], b"\x04\x00pong");
 //! # Ok::<(), Error>(())
 //! ```
 //!

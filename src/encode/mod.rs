@@ -66,6 +66,40 @@ impl Codec {
         })
     }
 
+    /// Writes one frame (header + `payload`) to the front of `dst` and
+    /// returns its length, with no allocator: for a fixed transmit buffer
+    /// (a UART's, a DMA's). On error nothing is written.
+    ///
+    /// # Errors
+    ///
+    /// As [`header`](Self::header), and [`Error::BufferTooSmall`] if the
+    /// frame does not fit in `dst`.
+    ///
+    /// ```
+    /// let codec = lenframe::Codec::new("<H".parse()?);
+    /// let mut tx = [0u8; 16];
+    /// let n = codec.encode_to_slice(b"pong", &mut tx)?;
+    /// assert_eq!(&tx[..n], b"\x04\x00pong");
+    /// assert!(codec.encode_to_slice(&[0; 15], &mut tx).is_err()); // 17 bytes
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    #[inline]
+    pub fn encode_to_slice(&self, payload: &[u8], dst: &mut [u8]) -> Result<usize> {
+        let header = self.header(payload.len())?;
+        // No overflow: a slice holds at most isize::MAX bytes, a header 64.
+        let total = header.len() + payload.len();
+        let Some(out) = dst.get_mut(..total) else {
+            return Err(Error::BufferTooSmall {
+                needed: total as u64,
+                available: dst.len() as u64,
+            });
+        };
+        let (head, body) = out.split_at_mut(header.len());
+        head.copy_from_slice(&header);
+        body.copy_from_slice(payload);
+        Ok(total)
+    }
+
     /// The length field's bytes for a payload of `payload_len` bytes.
     #[inline(always)]
     pub(super) fn length_field(&self, payload_len: usize) -> Result<IntBytes> {
@@ -149,6 +183,46 @@ mod tests {
             let mut b = BytesMut::from(&b"keep"[..]);
             assert!(c.encode(&vec![0; max + 1], &mut b).is_err());
             assert_eq!(&b[..], b"keep");
+        }
+    }
+
+    #[test]
+    fn encode_to_slice_writes_the_frame_or_nothing() {
+        let c = codec("<H");
+        let mut tx = [0xaa; 8];
+        assert_eq!(c.encode_to_slice(b"abc", &mut tx).unwrap(), 5);
+        assert_eq!(tx, [3, 0, b'a', b'b', b'c', 0xaa, 0xaa, 0xaa]);
+        let mut tx = [0xaa; 4];
+        let err = c.encode_to_slice(b"abc", &mut tx).unwrap_err();
+        assert!(matches!(
+            err,
+            Error::BufferTooSmall {
+                needed: 5,
+                available: 4
+            }
+        ));
+        assert_eq!(tx, [0xaa; 4]);
+        let c = Codec::builder().max_frame_len(2).build().unwrap();
+        let mut tx = [0xaa; 16];
+        assert!(matches!(
+            c.encode_to_slice(b"abc", &mut tx),
+            Err(Error::FrameTooLarge { len: 3, max: 2 })
+        ));
+        assert_eq!(tx, [0xaa; 16]);
+        let mut v = Vec::new();
+        for payload in [&b""[..], b"x", b"hello"] {
+            let mut tx = [0; 16];
+            let n = c
+                .with_max_frame_len(8)
+                .unwrap()
+                .encode_to_slice(payload, &mut tx)
+                .unwrap();
+            v.clear();
+            c.with_max_frame_len(8)
+                .unwrap()
+                .encode_to_vec(payload, &mut v)
+                .unwrap();
+            assert_eq!(&tx[..n], &v[..]);
         }
     }
 

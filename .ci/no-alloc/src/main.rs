@@ -50,9 +50,10 @@ fn run() -> u32 {
             filled -= consumed;
         }
     }
-    // Reply: a header on the stack, then the payload, as a UART would send.
-    match codec.header(black_box(5)) {
-        Ok(header) => total + header.iter().map(|&b| u32::from(b)).sum::<u32>(),
+    // Reply through a fixed transmit buffer, as a UART driver would send it.
+    let mut tx = [0u8; 64];
+    match codec.encode_to_slice(black_box(b"pong"), &mut tx) {
+        Ok(n) => total + handle(&tx[..n]),
         Err(_) => 0,
     }
 }
