@@ -124,6 +124,12 @@ pub struct FrameCodec {
     decoder: FrameDecoder,
 }
 
+impl From<Codec> for FrameCodec {
+    fn from(codec: Codec) -> FrameCodec {
+        FrameCodec::new(codec)
+    }
+}
+
 impl FrameCodec {
     /// A codec with `codec`'s configuration.
     pub fn new(codec: Codec) -> FrameCodec {
@@ -279,6 +285,12 @@ impl FrameCodec {
 #[derive(Debug, Clone, Default)]
 pub struct FrameResultCodec {
     inner: FrameCodec,
+}
+
+impl From<Codec> for FrameResultCodec {
+    fn from(codec: Codec) -> FrameResultCodec {
+        FrameResultCodec::new(codec)
+    }
 }
 
 impl FrameResultCodec {
