@@ -68,11 +68,13 @@ const GROWTH_STEP: usize = 64 * 1024;
 /// * asynchronous-codec 0.7's `FramedRead` and `Framed` never end a stream
 ///   on an error: the next poll calls the decoder (or reads) again. After a
 ///   skipped oversize frame that simply goes on with the next frame. After
-///   a fatal error it yields the error again: a failed decoder (bad header)
-///   returns its error on every poll, and a stream that ended inside a
-///   frame's header or payload reports [`Error::Truncated`] again. So stop
-///   at the first fatal error; with [`FrameResultCodec`] every `Err` is
-///   fatal and `TryStreamExt::try_next` stops there.
+///   a fatal error (a bad header that fails the decoder, a stream cut
+///   inside a frame) this codec does not repeat the error (a loop that
+///   skips errors would spin on a hostile peer): it discards whatever
+///   arrives, and the stream yields `None` once the peer closes. A codec
+///   cannot end an asynchronous-codec stream sooner, so to close the
+///   connection at once, stop at the first fatal `Err` and drop the
+///   stream. With [`FrameResultCodec`] every `Err` is fatal.
 ///
 /// # Examples
 ///
@@ -122,6 +124,8 @@ const GROWTH_STEP: usize = 64 * 1024;
 #[derive(Debug, Clone, Default)]
 pub struct FrameCodec {
     decoder: FrameDecoder,
+    /// A fatal error was returned: the stream is over.
+    ended: bool,
 }
 
 impl From<Codec> for FrameCodec {
@@ -135,6 +139,7 @@ impl FrameCodec {
     pub fn new(codec: Codec) -> FrameCodec {
         FrameCodec {
             decoder: codec.new_decoder(),
+            ended: false,
         }
     }
 
@@ -151,10 +156,15 @@ impl FrameCodec {
     /// `Decoder::decode` of both libraries: the next frame, growing `src`
     /// with what arrives, never to what a header claims.
     pub(crate) fn decode_frame(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
+        if self.ended {
+            src.clear();
+            return Ok(None);
+        }
         let frame = if self.hold_back(src) {
             None
         } else {
-            self.decoder.decode(src)?
+            let decoded = self.decoder.decode(src);
+            self.end_on_fatal(decoded)?
         };
         if frame.is_none() {
             let step = self
@@ -191,7 +201,24 @@ impl FrameCodec {
 
     /// `Decoder::decode_eof` of both libraries.
     pub(crate) fn decode_frame_eof(&mut self, src: &mut BytesMut) -> Result<Option<Bytes>> {
-        self.decoder.decode_eof(src)
+        if self.ended {
+            src.clear();
+            return Ok(None);
+        }
+        let decoded = self.decoder.decode_eof(src);
+        self.end_on_fatal(decoded)
+    }
+
+    /// Passes `decoded` on, and ends the stream if it is a fatal error
+    /// (anything but the report of a frame that `Oversize::Skip` skips):
+    /// from then on the codec discards what is buffered and returns
+    /// `Ok(None)`, so asynchronous-codec (which polls again after an
+    /// error) never gets the same error twice; it ends at end of stream.
+    fn end_on_fatal(&mut self, decoded: Result<Option<Bytes>>) -> Result<Option<Bytes>> {
+        if let Err(err) = &decoded {
+            self.ended = !self.decoder.is_skip_report(err);
+        }
+        decoded
     }
 
     /// `Encoder::encode` of both libraries.
@@ -211,9 +238,9 @@ impl FrameCodec {
 /// decoding. Every other error stays an error of the stream (`Err(..)`): a
 /// bad header that fails the [`FrameDecoder`] (including an oversize frame
 /// under [`Oversize::Error`](crate::Oversize::Error)), a truncated stream,
-/// an I/O error. tokio-util ends the stream there; asynchronous-codec
-/// would yield the error again if polled again (see [`FrameCodec`]), so
-/// stop at it: `TryStreamExt::try_next` does. `.and_then(|item| item)` (or
+/// an I/O error. The stream ends there (tokio-util), or yields nothing
+/// more and ends when the peer closes (asynchronous-codec; see
+/// [`FrameCodec`]); `TryStreamExt::try_next` stops at it. `.and_then(|item| item)` (or
 /// `Result::flatten`) turns the stream into the blocking reader's sequence
 /// of `Result<Bytes, Error>`.
 ///

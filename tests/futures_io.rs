@@ -259,11 +259,14 @@ fn hostile_4_gib_header_is_frame_too_large_without_allocating_it() {
             let cap = frames.read_buffer().capacity();
             assert!(cap <= 16 * 1024, "{fmt}: read buffer capacity {cap}");
             assert!(frames.decoder().decoder().is_failed());
-            // asynchronous-codec polls a failed decoder again: same error.
-            assert!(matches!(
-                frames.next().await,
-                Some(Err(Error::FrameTooLarge { len: l, .. })) if l == len
-            ));
+            // The error is not repeated: the codec discards what follows
+            // (asynchronous-codec would poll the failed decoder again),
+            // and the stream ends once the peer closes.
+            client.write_all(&[0x41; 5000]).await.unwrap();
+            drop(client);
+            assert!(frames.next().await.is_none(), "{fmt}: not ended");
+            assert!(frames.next().await.is_none(), "{fmt}: not ended");
+            assert!(frames.read_buffer().is_empty());
         });
     }
 }
@@ -386,9 +389,10 @@ fn truncated_stream_inside_header_and_payload() {
                 };
                 let first = frames.next().await;
                 assert!(want(&first), "{fmt} {tail:?}: {first:?}");
-                // Polled again, asynchronous-codec asks `decode_eof` again.
+                // Polled again, the stream is over (asynchronous-codec
+                // would ask `decode_eof` again; the codec ends it).
                 let again = frames.next().await;
-                assert!(want(&again), "{fmt} {tail:?} again: {again:?}");
+                assert!(again.is_none(), "{fmt} {tail:?} again: {again:?}");
             };
             smol::future::zip(write_in_chunks(client, &wire, 5, 3), read).await;
         });
@@ -636,4 +640,62 @@ fn futures_io_client_against_the_blocking_echo_server_example() {
         framed.close().await.unwrap();
         assert!(framed.next().await.is_none(), "server closes after us");
     });
+}
+
+/// A loop that skips errors (as a server under `Oversize::Skip` might)
+/// must not spin on a hostile peer that sends one bad header and stays
+/// connected: the fatal error comes once, what follows is discarded, and
+/// the stream ends when the peer closes, with both codecs.
+#[test]
+fn a_loop_that_skips_errors_gets_one_fatal_error_then_the_end() {
+    let c = Codec::builder()
+        .format("!i".parse().unwrap())
+        .oversize(Oversize::Skip)
+        .build()
+        .unwrap();
+    for result_codec in [false, true] {
+        run(async {
+            let (mut client, server) = pair().await;
+            client.write_all(b"\xff\xff\xff\xff").await.unwrap(); // length -1
+            let peer = async move {
+                // Stays open a while, sends more, then closes.
+                smol::Timer::after(Duration::from_millis(200)).await;
+                client
+                    .write_all(&encode_all(&c, &[b"late".to_vec()]))
+                    .await
+                    .unwrap();
+                smol::Timer::after(Duration::from_millis(200)).await;
+                drop(client);
+            };
+            let reader = async {
+                let mut errors = Vec::new();
+                let mut frames = 0;
+                if result_codec {
+                    let mut s = FramedRead::new(server, FrameResultCodec::new(c));
+                    while let Some(item) = s.next().await {
+                        match item {
+                            Ok(_) => frames += 1,
+                            Err(e) => errors.push(e),
+                        }
+                        assert!(errors.len() < 100, "spinning");
+                    }
+                } else {
+                    let mut s = FramedRead::new(server, FrameCodec::new(c));
+                    while let Some(item) = s.next().await {
+                        match item {
+                            Ok(_) => frames += 1,
+                            Err(e) => errors.push(e),
+                        }
+                        assert!(errors.len() < 100, "spinning");
+                    }
+                }
+                assert_eq!(frames, 0, "a frame after a fatal error");
+                assert!(
+                    matches!(errors[..], [Error::NegativeLength { value: -1 }]),
+                    "{errors:?}"
+                );
+            };
+            smol::future::zip(peer, reader).await;
+        });
+    }
 }
