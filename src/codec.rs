@@ -4,7 +4,13 @@ use crate::error::{Error, Result};
 use crate::format::HeaderFormat;
 
 /// Default largest payload: 8 MiB (8 388 608 bytes), header not counted.
-pub const DEFAULT_MAX_FRAME_LEN: usize = 8 * 1024 * 1024;
+/// On 16-bit targets (MSP430, AVR), where no buffer can be that large, it is
+/// `usize::MAX` and the header format and buffer size are the limits.
+pub const DEFAULT_MAX_FRAME_LEN: usize = if usize::BITS >= 32 {
+    8 * 1024 * 1024
+} else {
+    usize::MAX
+};
 
 /// Longest header region (length-field offset + length field) a codec accepts.
 pub const MAX_HEADER_LEN: usize = 64;
@@ -102,7 +108,7 @@ impl Codec {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn new(format: HeaderFormat) -> Codec {
-        // At most DEFAULT_MAX_FRAME_LEN (8 MiB): the casts are lossless, and
+        // At most DEFAULT_MAX_FRAME_LEN (a usize): the casts are lossless, and
         // max is far below usize::MAX - header_len, as `build` guarantees.
         // Adjustment 0, so the valid header values are exactly 0..=max.
         let max = (DEFAULT_MAX_FRAME_LEN as u64).min(format.max_value()) as usize;
@@ -481,10 +487,9 @@ impl CodecBuilder {
         // size <= 8 < MAX_HEADER_LEN: no underflow.
         if self.offset > MAX_HEADER_LEN - size {
             return Err(Error::BadConfig {
-                reason: "length field offset plus field size exceeds MAX_HEADER_LEN",
-                // Saturating: the offset is the caller's.
-                value: (self.offset as u64).saturating_add(size as u64),
-                bound: MAX_HEADER_LEN as u64,
+                reason: "length field offset leaves no room for the length field in MAX_HEADER_LEN (64) bytes",
+                value: self.offset as u64,
+                bound: (MAX_HEADER_LEN - size) as u64,
             });
         }
         // offset <= MAX_HEADER_LEN - size: no overflow, and header_len fits
@@ -505,7 +510,8 @@ impl CodecBuilder {
             0
         };
         let adjustment = self.adjustment.checked_add(extra).ok_or(Error::BadConfig {
-            reason: "length adjustment plus the header length overflows i64",
+            reason:
+                "length adjustment plus the header length (length_includes_header) overflows i64",
             // Only a positive adjustment overflows here: lossless.
             value: self.adjustment as u64,
             bound: (i64::MAX - extra) as u64,
@@ -516,7 +522,7 @@ impl CodecBuilder {
         let expressible = field_max - adj;
         if expressible < 0 {
             return Err(Error::BadConfig {
-                reason: "length adjustment exceeds the largest value the length field holds",
+                reason: "length adjustment (plus the header length, with length_includes_header) exceeds the largest value the length field holds",
                 // adj > field_max >= 0 here: both fit u64.
                 value: adjustment as u64,
                 bound: field_max as u64,

@@ -334,10 +334,12 @@ impl FromStr for HeaderFormat {
             return Err(bad("repeat counts are not supported", Some(code)));
         }
         if let Some(extra) = codes.next() {
-            return Err(bad(
-                "expected exactly one integer format character",
-                Some(extra),
-            ));
+            let reason = if matches!(extra, '@' | '=' | '<' | '>' | '!') {
+                "byte order character must come first"
+            } else {
+                "expected exactly one integer format character"
+            };
+            return Err(bad(reason, Some(extra)));
         }
         match code {
             // ASCII, so `as u8` is lossless.
@@ -415,11 +417,7 @@ mod tests {
             ),
             ("!x", "expected one of b B h H i I l L q Q", Some('x')),
             ("f", "expected one of b B h H i I l L q Q", Some('f')),
-            (
-                "I!",
-                "expected exactly one integer format character",
-                Some('!'),
-            ),
+            ("I!", "byte order character must come first", Some('!')),
             ("4I", "repeat counts are not supported", Some('4')),
             ("4", "repeat counts are not supported", Some('4')),
             ("!<", "byte order character must come first", Some('<')),
