@@ -341,7 +341,6 @@ impl From<Fault> for Error {
 /// counts the whole header, frames returned with their header:
 ///
 /// ```
-/// use bytes::BytesMut;
 /// use lenframe::Codec;
 ///
 /// let codec = Codec::builder()
@@ -351,9 +350,9 @@ impl From<Fault> for Error {
 ///     .num_skip(0)
 ///     .build()?;
 /// let mut dec = codec.new_decoder();
-/// let mut buf = BytesMut::from(&[0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c'][..]);
-/// let frame = dec.decode(&mut buf)?.unwrap();
-/// assert_eq!(&frame[..], &[0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c']);
+/// let wire = [0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c'];
+/// let frame = dec.decode_slice(&wire)?.frame.unwrap();
+/// assert_eq!(frame, &[0xCA, 0xFE, 0x00, 0x07, b'a', b'b', b'c']);
 /// # Ok::<(), lenframe::Error>(())
 /// ```
 ///

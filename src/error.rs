@@ -41,6 +41,8 @@ impl fmt::Display for FramePart {
 /// # Examples
 ///
 /// ```
+/// # #[cfg(feature = "std")]
+/// # fn main() -> Result<(), lenframe::Error> {
 /// use lenframe::{Codec, Error};
 ///
 /// let codec = Codec::builder().max_frame_len(4).build()?;
@@ -49,7 +51,10 @@ impl fmt::Display for FramePart {
 /// assert_eq!(err.to_string(), "frame of 5 bytes exceeds the maximum of 4 bytes");
 /// let io: std::io::Error = err.into();
 /// assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
-/// # Ok::<(), lenframe::Error>(())
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "std"))]
+/// # fn main() {}
 /// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -62,6 +62,8 @@
 //! # Quick start
 //!
 //! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), lenframe::Error> {
 //! use lenframe::{FrameReader, FrameWriter};
 //!
 //! // Sender: any `Write` (a TcpStream in real life).
@@ -76,7 +78,10 @@
 //! let reader = FrameReader::new(&wire[..]);
 //! let msgs = reader.collect::<Result<Vec<_>, _>>()?;
 //! assert_eq!(msgs, ["jason", "kevin", "toney"]);
-//! # Ok::<(), lenframe::Error>(())
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
 //! ```
 //!
 //! With the Python seeds' `struct.pack('i', len(data))` (native `int`), use
@@ -178,7 +183,9 @@
 //! `cargo +stable generate-lockfile --config
 //! 'resolver.incompatible-rust-versions="fallback"'`. CI checks exactly
 //! that: the packaged crate on Rust 1.81 with such a lockfile, with and
-//! without `std`, with `tokio` and with `futures-io`.
+//! without `std`, with `tokio` and with `futures-io`, and runs the unit
+//! tests there. The repository's full test suite (its dev-dependencies)
+//! needs a recent stable Rust.
 //!
 //! # Feature `tokio`
 //!
@@ -303,6 +310,8 @@
 // The docs are written for the default build (docs.rs documents every
 // feature); without `std` the links to the std adapters have no target.
 #![cfg_attr(not(feature = "std"), allow(rustdoc::broken_intra_doc_links))]
+// On docs.rs, every item says which features it needs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
@@ -354,7 +363,8 @@ pub use stream::PayloadReader;
 #[cfg(feature = "std")]
 pub use write::FrameWriter;
 
-/// The README's examples, compiled and run as doctests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doctests (they are written
+/// for the default features).
+#[cfg(all(doctest, feature = "std"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

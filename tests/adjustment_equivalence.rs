@@ -5,6 +5,8 @@
 //! tokio-util's encoder can write the format (no offset), its bytes are
 //! lenframe's bytes. Netty columns are checked against a model of Netty's
 //! documented formula only (no JVM here).
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 use bytes::{Bytes, BytesMut};
 use lenframe::{Codec, CodecBuilder, HeaderFormat};

@@ -2,6 +2,8 @@
 //! `Error::BadConfig`, never a panic, and a codec built from extreme
 //! settings encodes and checks headers without panicking, with exactly the
 //! documented errors.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 use lenframe::{Codec, Error, HeaderFormat, MAX_HEADER_LEN};
 use proptest::prelude::*;

@@ -1,5 +1,7 @@
 //! Property tests of the sans-IO decoder and encoder: round trip, sticky and
 //! split packets, arbitrary input, oversize skipping.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -4,6 +4,8 @@
 //!
 //! Every process started here is killed when its handle drops (also when a
 //! test fails); every wait has a timeout.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};

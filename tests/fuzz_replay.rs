@@ -6,6 +6,8 @@
 //! there), so this file builds everywhere. The corpus does not: the
 //! packaged crate leaves `fuzz/` out, and there each replay says so and
 //! passes.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 #[allow(dead_code, unreachable_pub)]
 #[path = "model/fuzz_checks.rs"]

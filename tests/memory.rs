@@ -3,6 +3,8 @@
 //!
 //! The tests in this binary run one at a time (a mutex) because the
 //! allocator's counters are global.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;

@@ -6,6 +6,8 @@
 //! The same check runs as the `model` fuzz target; its corpus is replayed
 //! by `tests/fuzz_replay.rs`. A failing case here prints its bytes: saved
 //! as a file under `fuzz/corpus/model/`, it stays a regression test.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 #[path = "model/check.rs"]
 mod check;

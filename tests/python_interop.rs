@@ -1,6 +1,8 @@
 //! Interop with Python's `struct` module, the seeds' peers: Python packs
 //! `struct.pack(fmt, len(p)) + p`, lenframe decodes; lenframe encodes,
 //! Python unpacks. Skipped (saying so on stderr) when python3 is missing.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

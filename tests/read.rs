@@ -1,4 +1,6 @@
 //! FrameReader: sticky/split streams, injected faults, EOF handling.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 mod common;
 

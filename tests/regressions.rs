@@ -1,5 +1,7 @@
 //! Regression tests for the streaming × skip × failure bugs: each test is
 //! named after the promise it protects.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 mod common;
 

@@ -1,4 +1,6 @@
 //! Streaming frames: bounded payload readers, frames written from a `Read`.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 use std::io::{self, Read};
 

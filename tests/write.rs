@@ -1,4 +1,6 @@
 //! FrameWriter: short writes and WouldBlock give the one-shot encoding.
+// The blocking adapters (and `bytes`) need the default feature `std`.
+#![cfg(feature = "std")]
 
 mod common;
 
