@@ -7,6 +7,8 @@
 // The blocking adapters (and `bytes`) need the default feature `std`.
 #![cfg(feature = "std")]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -17,33 +19,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::example;
 use lenframe::{Codec, FrameReader, FrameWriter, HeaderFormat};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Path of a built example, building the examples first if needed.
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    if !path.exists() {
-        static BUILD: Mutex<()> = Mutex::new(());
-        let _g = BUILD.lock().unwrap();
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--examples"]);
-            if dir.parent().unwrap().ends_with("release") {
-                cmd.arg("--release");
-            }
-            assert!(
-                cmd.status().unwrap().success(),
-                "cargo build --examples failed"
-            );
-        }
-    }
-    path
-}
 
 /// A running echo_server, killed on drop.
 struct Server {

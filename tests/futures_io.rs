@@ -9,17 +9,12 @@
 mod common;
 
 use std::future::Future;
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
 
 use asynchronous_codec::{Framed, FramedRead, FramedWrite};
 use bytes::Bytes;
-use common::{all_formats, encode_all};
+use common::{all_formats, blocking_items, encode_all, wire_with_an_oversize_frame, ExampleServer};
 use futures_util::{SinkExt, StreamExt, TryStreamExt};
 use lenframe::{
     Codec, Error, FrameCodec, FramePart, FrameReader, FrameResultCodec, FrameWriter, Oversize,
@@ -108,13 +103,6 @@ async fn items_of<R: AsyncRead + Unpin>(rx: R, c: Codec) -> Vec<Result<Vec<u8>, 
             None => return out,
         }
     }
-}
-
-/// What the blocking `FrameReader`'s iterator yields for `wire`.
-fn blocking_items(c: Codec, wire: &[u8]) -> Vec<Result<Vec<u8>, String>> {
-    c.new_read(wire)
-        .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
-        .collect()
 }
 
 fn assert_same_frames(got: &[Vec<u8>], want: &[Vec<u8>]) {
@@ -419,22 +407,6 @@ fn clean_eof_between_frames_ends_the_stream() {
     });
 }
 
-/// Frames `alpha`, a 300-byte frame over the max of 8, `beta`, `gamma`.
-fn wire_with_an_oversize_frame() -> (Codec, Vec<u8>) {
-    let c = Codec::builder()
-        .max_frame_len(8)
-        .oversize(Oversize::Skip)
-        .build()
-        .unwrap();
-    let mut wire = Vec::new();
-    c.encode_to_vec(b"alpha", &mut wire).unwrap();
-    wire.extend_from_slice(&300u32.to_be_bytes());
-    wire.extend_from_slice(&[0xAB; 300]);
-    c.encode_to_vec(b"beta", &mut wire).unwrap();
-    c.encode_to_vec(b"gamma", &mut wire).unwrap();
-    (c, wire)
-}
-
 /// Under `Oversize::Skip`, `FrameResultCodec` reports the oversize frame as
 /// an item and goes on, as the blocking reader does.
 #[test]
@@ -558,76 +530,18 @@ fn futures_io_client_against_a_blocking_frame_reader_writer_thread() {
     assert_eq!(server.join().unwrap().unwrap(), frames.len());
 }
 
-/// Path of a built example, building the examples first if needed (as
-/// tests/examples.rs does).
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    if !path.exists() {
-        static BUILD: Mutex<()> = Mutex::new(());
-        let _g = BUILD.lock().unwrap();
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--examples"]);
-            if dir.parent().unwrap().ends_with("release") {
-                cmd.arg("--release");
-            }
-            assert!(
-                cmd.status().unwrap().success(),
-                "cargo build --examples failed"
-            );
-        }
-    }
-    path
-}
-
-/// A running example server, killed on drop.
-struct Server(Child, SocketAddr);
-
-impl Server {
-    fn start(name: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(example(name))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {line:?}"))
-            .parse()
-            .unwrap();
-        Server(child, addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// The real blocking `echo_server` example (header `<H`), with one
 /// `Framed` over a smol `TcpStream`: pipelined frames, then every echo.
 #[test]
 fn futures_io_client_against_the_blocking_echo_server_example() {
-    let server = Server::start("echo_server", &["--header", "<H"]);
+    let server = ExampleServer::start("echo_server", &["--header", "<H"]);
     let c = Codec::new("<H".parse().unwrap());
     let frames: Vec<Vec<u8>> = (0..500)
         .map(|i| vec![i as u8; i * 131 % 1200])
         .chain([Vec::new(), vec![0xEE; 65_535]])
         .collect();
     run(async {
-        let stream = TcpStream::connect(server.1).await.unwrap();
+        let stream = TcpStream::connect(server.addr).await.unwrap();
         let mut framed = Framed::new(stream, FrameCodec::new(c));
         for f in &frames {
             framed.feed(&f[..]).await.unwrap();

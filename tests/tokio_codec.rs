@@ -6,13 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use common::{all_formats, codec, encode_all};
+use common::{
+    all_formats, blocking_items, codec, encode_all, wire_with_an_oversize_frame, ExampleServer,
+};
 use futures_util::{SinkExt, StreamExt};
 use lenframe::{Codec, Error, FrameCodec, FramePart, FrameResultCodec, Oversize};
 use proptest::prelude::*;
@@ -186,29 +185,6 @@ async fn truncated_stream_is_a_typed_error() {
     }
 }
 
-/// Frames `alpha`, a 300-byte frame over the max of 8, `beta`, `gamma`.
-fn wire_with_an_oversize_frame() -> (Codec, Vec<u8>) {
-    let c = Codec::builder()
-        .max_frame_len(8)
-        .oversize(Oversize::Skip)
-        .build()
-        .unwrap();
-    let mut wire = Vec::new();
-    c.encode_to_vec(b"alpha", &mut wire).unwrap();
-    wire.extend_from_slice(&300u32.to_be_bytes());
-    wire.extend_from_slice(&[0xAB; 300]);
-    c.encode_to_vec(b"beta", &mut wire).unwrap();
-    c.encode_to_vec(b"gamma", &mut wire).unwrap();
-    (c, wire)
-}
-
-/// What the blocking `FrameReader` yields for `wire_with_an_oversize_frame`.
-fn blocking_items(c: Codec, wire: &[u8]) -> Vec<Result<Vec<u8>, String>> {
-    c.new_read(wire)
-        .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
-        .collect()
-}
-
 /// Writes `wire` 7 bytes at a time, so the oversize frame arrives in many
 /// reads, then closes.
 async fn write_in_pieces<W: tokio::io::AsyncWrite + Unpin>(mut tx: W, wire: Vec<u8>) {
@@ -337,55 +313,10 @@ async fn frame_result_codec_keeps_fatal_errors_fatal() {
     assert!(framed.next().await.is_none());
 }
 
-/// A running example server, killed on drop.
-struct Server(Child, SocketAddr);
-
-impl Server {
-    fn start(name: &str) -> Server {
-        let exe = std::env::current_exe().unwrap();
-        let path = exe
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .join("examples")
-            .join(name);
-        let mut child = Command::new(&path)
-            .args(["--addr", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "{}: {e} (built by cargo test --all-features)",
-                    path.display()
-                )
-            });
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .expect("listening line")
-            .parse()
-            .unwrap();
-        Server(child, addr)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[tokio::test]
 async fn async_client_against_blocking_echo_server() {
-    let server = Server::start("echo_server");
-    let stream = tokio::net::TcpStream::connect(server.1).await.unwrap();
+    let server = ExampleServer::start("echo_server", &[]);
+    let stream = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let mut framed = Framed::new(stream, FrameCodec::default());
     let frames: Vec<Bytes> = (0..500)
         .map(|i| Bytes::from(vec![i as u8; i % 700]))
@@ -405,8 +336,8 @@ async fn async_client_against_blocking_echo_server() {
 
 #[test]
 fn blocking_client_against_tokio_echo_server() {
-    let server = Server::start("tokio_echo_server");
-    let s = std::net::TcpStream::connect(server.1).unwrap();
+    let server = ExampleServer::start("tokio_echo_server", &[]);
+    let s = std::net::TcpStream::connect(server.addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut w = lenframe::FrameWriter::new(&s);
     for i in 0..5000u32 {

@@ -124,3 +124,98 @@ impl Write for FaultyWriter {
         Ok(())
     }
 }
+
+/// Path of a built example, building the examples first if needed (once,
+/// whichever test asks first).
+pub fn example(name: &str) -> std::path::PathBuf {
+    use std::process::Command;
+    use std::sync::Mutex;
+
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap().join("examples");
+    let path = dir.join(name);
+    if !path.exists() {
+        static BUILD: Mutex<()> = Mutex::new(());
+        let _g = BUILD.lock().unwrap();
+        if !path.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut cmd = Command::new(cargo);
+            cmd.args(["build", "--examples"]);
+            if dir.parent().unwrap().ends_with("release") {
+                cmd.arg("--release");
+            }
+            assert!(
+                cmd.status().unwrap().success(),
+                "cargo build --examples failed"
+            );
+        }
+    }
+    path
+}
+
+/// A running example server on a free loopback port (its stderr
+/// discarded), killed on drop.
+pub struct ExampleServer {
+    child: std::process::Child,
+    /// Where it listens, from its `listening on` line.
+    pub addr: std::net::SocketAddr,
+}
+
+impl ExampleServer {
+    /// Starts example `name` with `--addr 127.0.0.1:0` and `args`.
+    pub fn start(name: &str, args: &[&str]) -> ExampleServer {
+        use std::io::{BufRead, BufReader};
+        use std::process::{Command, Stdio};
+
+        let mut child = Command::new(example(name))
+            .args(["--addr", "127.0.0.1:0"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line was {line:?}"))
+            .parse()
+            .unwrap();
+        ExampleServer { child, addr }
+    }
+}
+
+impl Drop for ExampleServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Frames `alpha`, a 300-byte frame over the max of 8, `beta`, `gamma`,
+/// with the `!I` codec (`Oversize::Skip`) that reads them.
+pub fn wire_with_an_oversize_frame() -> (Codec, Vec<u8>) {
+    let c = Codec::builder()
+        .max_frame_len(8)
+        .oversize(lenframe::Oversize::Skip)
+        .build()
+        .unwrap();
+    let mut wire = Vec::new();
+    c.encode_to_vec(b"alpha", &mut wire).unwrap();
+    wire.extend_from_slice(&300u32.to_be_bytes());
+    wire.extend_from_slice(&[0xAB; 300]);
+    c.encode_to_vec(b"beta", &mut wire).unwrap();
+    c.encode_to_vec(b"gamma", &mut wire).unwrap();
+    (c, wire)
+}
+
+/// What the blocking `FrameReader` yields for `wire`: the reference the
+/// async codecs are compared with.
+pub fn blocking_items(c: Codec, wire: &[u8]) -> Vec<Result<Vec<u8>, String>> {
+    c.new_read(wire)
+        .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
+        .collect()
+}
