@@ -51,6 +51,8 @@ pub fn check(data: &[u8]) {
     decoder::run(&codec, &wire, &mut d);
     #[cfg(feature = "tokio")]
     decoder::run_tokio(&codec, &wire, &mut d);
+    #[cfg(feature = "futures-io")]
+    decoder::run_futures_io(&codec, &wire, &mut d);
     writer::run(&codec, &wire, &mut d);
 }
 

@@ -91,6 +91,7 @@ counters! {
     d_eof_drain_clone: "decode_eof to the end on a clone, mid-stream",
     d_after_fatal: "a decoder call after a fatal error",
     tokio_decode: "FrameCodec (tokio_util Decoder) decode / decode_eof",
+    futures_decode: "FrameCodec, FrameResultCodec as asynchronous-codec's FramedRead drives them",
     w_write_frame: "FrameWriter::write_frame accepted",
     w_write_frame_refused: "write_frame refusing an unencodable frame",
     w_write_frame_from_exact: "write_frame_from with an exact source",
@@ -103,6 +104,8 @@ counters! {
     w_after_poison: "a writer call refused after poison",
     w_flush: "FrameWriter::flush",
     w_into_parts: "FrameWriter::into_parts",
+    e_encode_faces: "Codec::header, encode, encode_to_vec and encode_to_slice",
+    e_encode_to_slice_too_small: "encode_to_slice into a buffer too short",
 }
 
 thread_local! {

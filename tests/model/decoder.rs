@@ -659,3 +659,136 @@ fn tokio_one(
         );
     }
 }
+
+/// What one `poll_next` of asynchronous-codec's `FramedRead` gave.
+#[cfg(feature = "futures-io")]
+#[derive(Debug)]
+enum Polled<T, E = Error> {
+    Item(T),
+    Err(E),
+    End,
+}
+
+/// asynchronous-codec 0.7's `FramedRead2::poll_next`, step for step, over
+/// `input` delivered `chunk` bytes a read: decode what is buffered; else
+/// read, decode again, and at end of input end cleanly on an empty
+/// buffer, else ask `decode_eof` (a non-empty buffer left after it is
+/// asynchronous-codec's own `UnexpectedEof`). Errors do not end the stream.
+#[cfg(feature = "futures-io")]
+fn futures_poll<D: asynchronous_codec::Decoder<Error = Error>>(
+    dec: &mut D,
+    buf: &mut BytesMut,
+    input: &[u8],
+    fed: &mut usize,
+    chunk: usize,
+) -> Polled<D::Item> {
+    let lift = |r: Result<Option<D::Item>, Error>| match r {
+        Ok(Some(item)) => Some(Polled::Item(item)),
+        Ok(None) => None,
+        Err(e) => Some(Polled::Err(e)),
+    };
+    if let Some(p) = lift(dec.decode(buf)) {
+        return p;
+    }
+    loop {
+        let n = chunk.min(input.len() - *fed);
+        buf.extend_from_slice(&input[*fed..*fed + n]);
+        *fed += n;
+        if let Some(p) = lift(dec.decode(buf)) {
+            return p;
+        }
+        if n == 0 {
+            if buf.is_empty() {
+                return Polled::End;
+            }
+            return match lift(dec.decode_eof(buf)) {
+                Some(p) => p,
+                None if buf.is_empty() => Polled::End,
+                None => panic!("asynchronous-codec: bytes remaining in stream: {buf:02x?}"),
+            };
+        }
+    }
+}
+
+/// The asynchronous-codec `Decoder`s (feature `futures-io`), driven as
+/// its `FramedRead` drives them, against the model's events for the whole
+/// input: every frame, each skipped frame reported once (an error of the
+/// stream for `FrameCodec`, an item for `FrameResultCodec`), a fatal
+/// error once and then nothing but the end, polled on past every error.
+#[cfg(feature = "futures-io")]
+pub fn run_futures_io(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
+    hit(C::futures_decode);
+    let chunk = 1 + d.below(16);
+    let mut want = Vec::new();
+    let mut cur = Cursor::new();
+    loop {
+        let ev = w.step(&mut cur, Limit::Buffered, w.input.len(), true);
+        want.push(ev);
+        match ev {
+            Ev::Clean | Ev::Fail(_) => break,
+            Ev::Frame { .. } | Ev::Skipped { .. } => {}
+            other => panic!("model at end of input: {other:?}"),
+        }
+    }
+    for result_codec in [false, true] {
+        let (mut buf, mut fed) = (BytesMut::new(), 0);
+        let mut fc = lenframe::FrameCodec::new(*codec);
+        let mut rc = lenframe::FrameResultCodec::new(*codec);
+        for ev in &want {
+            let got: Polled<bytes::Bytes, (Error, bool)> = if result_codec {
+                match futures_poll(&mut rc, &mut buf, w.input, &mut fed, chunk) {
+                    Polled::Item(Ok(f)) => Polled::Item(f),
+                    Polled::Item(Err(e)) => Polled::Err((e, true)),
+                    Polled::Err(e) => Polled::Err((e, false)),
+                    Polled::End => Polled::End,
+                }
+            } else {
+                match futures_poll(&mut fc, &mut buf, w.input, &mut fed, chunk) {
+                    Polled::Item(f) => Polled::Item(f),
+                    Polled::Err(e) => Polled::Err((e, false)),
+                    Polled::End => Polled::End,
+                }
+            };
+            let ok = match (ev, &got) {
+                (Ev::Frame { start, end }, Polled::Item(f)) => f[..] == w.input[*start..*end],
+                (Ev::Skipped { len, max }, Polled::Err((e, item))) => {
+                    *item == result_codec
+                        && Fault::TooLarge {
+                            len: *len,
+                            max: *max,
+                        }
+                        .is(e)
+                }
+                (Ev::Fail(f), Polled::Err((e, false))) => f.is(e),
+                (Ev::Clean, Polled::End) => true,
+                _ => false,
+            };
+            assert!(
+                ok,
+                "futures-io decoder (result codec {result_codec}): model {ev:?}, lenframe {got:?}: {:02x?}",
+                w.input
+            );
+        }
+        // After the end, or after a fatal error, polling on gives the end:
+        // the error is not repeated.
+        for _ in 0..2 {
+            let end = if result_codec {
+                matches!(
+                    futures_poll(&mut rc, &mut buf, w.input, &mut fed, chunk),
+                    Polled::End
+                )
+            } else {
+                matches!(
+                    futures_poll(&mut fc, &mut buf, w.input, &mut fed, chunk),
+                    Polled::End
+                )
+            };
+            assert!(
+                end,
+                "futures-io: no end after {:?}: {:02x?}",
+                want.last(),
+                w.input
+            );
+        }
+    }
+}

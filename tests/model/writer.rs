@@ -253,6 +253,7 @@ impl Run<'_, '_> {
         } else {
             None
         };
+        check_encode_faces(fw.codec(), &payload, frame.as_deref(), refusal, d);
         let before = self.wire.borrow().len();
         let res = fw.write_frame(&payload);
         if !self.refused(&res, before) {
@@ -403,6 +404,77 @@ impl Run<'_, '_> {
         };
         self.check_prefix();
         done
+    }
+}
+
+/// The codec's own encoders, each against the model: the header on the
+/// stack (`header`), whole frames into a `BytesMut`, a `Vec` and a caller's
+/// slice (`encode`, `encode_to_vec`, `encode_to_slice`, the slice drawn
+/// too short now and then). `frame` is the model's encoding of `payload`,
+/// `refusal` why there is none. A refused or unfitting frame writes
+/// nothing anywhere.
+fn check_encode_faces(
+    codec: &Codec,
+    payload: &[u8],
+    frame: Option<&[u8]>,
+    refusal: Option<Fault>,
+    d: &mut Dice<'_>,
+) {
+    hit(C::e_encode_faces);
+    // The model encodes any length the header can carry; past the max
+    // there is a refusal and no frame.
+    let frame = frame.filter(|_| refusal.is_none());
+    let agree = |res: &lenframe::Result<()>| match (res, refusal) {
+        (Ok(()), None) => true,
+        (Err(e), Some(f)) => f.is(e),
+        _ => false,
+    };
+    let header = codec.header(payload.len());
+    let header_ok = match (&header, frame) {
+        (Ok(h), Some(f)) => f.starts_with(h) && h.len() == f.len() - payload.len(),
+        (Err(e), None) => refusal.is_some_and(|f| f.is(e)),
+        _ => false,
+    };
+    assert!(
+        header_ok,
+        "header({}): {header:?}, model {frame:?}",
+        payload.len()
+    );
+
+    let mut bm = bytes::BytesMut::from(&b"keep"[..]);
+    let res = codec.encode(payload, &mut bm);
+    assert!(agree(&res), "encode: {res:?}, model {refusal:?}");
+    let mut v = b"keep".to_vec();
+    let res = codec.encode_to_vec(payload, &mut v);
+    assert!(agree(&res), "encode_to_vec: {res:?}, model {refusal:?}");
+    let want: Vec<u8> = [&b"keep"[..], frame.unwrap_or_default()].concat();
+    assert_eq!(&bm[..], &want[..], "encode");
+    assert_eq!(v, want, "encode_to_vec");
+
+    let whole = frame.map_or(0, <[u8]>::len);
+    let room = match d.below(4) {
+        0 => d.below(whole.max(1)),
+        _ => whole + d.below(8),
+    };
+    let mut dst = vec![0xEE; room];
+    let res = codec.encode_to_slice(payload, &mut dst);
+    match (&res, frame) {
+        (Ok(n), Some(f)) => {
+            assert_eq!(&dst[..*n], f, "encode_to_slice");
+            assert!(dst[*n..].iter().all(|&b| b == 0xEE), "wrote past the frame");
+        }
+        (Err(Error::BufferTooSmall { needed, available }), Some(f)) if room < f.len() => {
+            hit(C::e_encode_to_slice_too_small);
+            assert_eq!((*needed, *available), (f.len() as u64, room as u64));
+        }
+        (Err(e), None) if refusal.is_some_and(|f| f.is(e)) => {}
+        _ => panic!("encode_to_slice into {room}: {res:?}, model {frame:?} {refusal:?}"),
+    }
+    if res.is_err() {
+        assert!(
+            dst.iter().all(|&b| b == 0xEE),
+            "a failed encode_to_slice wrote"
+        );
     }
 }
 
