@@ -4,7 +4,7 @@ use crate::error::{Error, Result};
 use crate::format::HeaderFormat;
 
 /// Default largest payload: 8 MiB (8 388 608 bytes), header not counted.
-/// On 16-bit targets (MSP430, AVR), where no buffer can be that large, it is
+/// On 16-bit targets (such as MSP430), where no buffer can be that large, it is
 /// `usize::MAX` and the header format and buffer size are the limits.
 pub const DEFAULT_MAX_FRAME_LEN: usize = if usize::BITS >= 32 {
     8 * 1024 * 1024

@@ -15,8 +15,10 @@
 //!   data, never with what a header claims.
 //! * It does not end a stream after a decoder or I/O error: the next poll
 //!   decodes (or reads) again. A skip report under `Oversize::Skip` is then
-//!   followed by the next frame, with either codec; a fatal error comes
-//!   again (a failed decoder repeats its error), so callers stop at it.
+//!   followed by the next frame, with either codec. A fatal error would
+//!   come on every poll (a failed decoder repeats its error), so the shared
+//!   decode ends the stream after it: it returns it once, then discards
+//!   what arrives until end of stream.
 //! * At end of stream with an empty buffer it ends cleanly without calling
 //!   `decode_eof`; the shared decode keeps a byte buffered while a frame is
 //!   unfinished, so a stream cut inside a skipped frame still ends in

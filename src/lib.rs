@@ -102,8 +102,8 @@
 //! |---|---|---|---|
 //! | `std` | yes | [`FrameReader`], [`FrameWriter`], streamed frames, `Error::Io`, `From<Error> for io::Error` | `std`, `alloc` |
 //! | `alloc` | with `std` | the `BytesMut`/`Bytes` and `Vec` faces ([`FrameDecoder::decode`], [`Codec::encode`]), `lenframe::bytes` | an allocator |
-//! | `tokio` | no | [`FrameCodec`], [`FrameResultCodec`] for tokio-util | `std`, tokio-util 0.7 (Rust 1.70 or newer; its latest releases need 1.85) |
-//! | `futures-io` | no | the same [`FrameCodec`], [`FrameResultCodec`] for asynchronous-codec 0.7 (smol, async-std, libp2p) | `std`, asynchronous-codec 0.7 (Rust 1.65 or newer) |
+//! | `tokio` | no | [`FrameCodec`], [`FrameResultCodec`] for tokio-util | `std`, tokio-util 0.7 (0.7.19 builds on Rust 1.81, checked by CI; 0.7.20 needs 1.85) |
+//! | `futures-io` | no | the same [`FrameCodec`], [`FrameResultCodec`] for asynchronous-codec 0.7 (smol, async-std, libp2p) | `std`, asynchronous-codec 0.7 (builds on Rust 1.81, checked by CI) |
 //!
 //! With `default-features = false` the core needs neither `std` nor an
 //! allocator: [`HeaderFormat`], [`Codec`] and its builder, header encoding
@@ -242,11 +242,12 @@
 //!
 //! asynchronous-codec, unlike tokio-util, does not end a stream after an
 //! error: a skipped oversize frame ([`Oversize::Skip`]) is followed by the
-//! next frame with either codec, and a fatal error (a bad header, a stream
-//! cut inside a frame, an I/O error) is not an end: polled again, the
-//! stream yields it again (or, once nothing is left, ends). With [`FrameResultCodec`] every `Err` of the stream is fatal and
-//! skip reports are items, so `try_next()` stops exactly where a
-//! [`FrameReader`] does.
+//! next frame with either codec. A fatal decode error (a bad header, a
+//! stream cut inside a frame) comes once: polled again, the stream yields
+//! nothing more (the codec discards what arrives) and ends when the peer
+//! closes; drop the stream to close at once. With [`FrameResultCodec`]
+//! every `Err` of the stream is fatal and skip reports are items, so
+//! `try_next()` stops exactly where a [`FrameReader`] does.
 //!
 //! ```
 //! # #[cfg(feature = "futures-io")]
