@@ -329,6 +329,8 @@ mod format;
 
 // Blocking adapters over `std::io` (feature `std`).
 #[cfg(feature = "std")]
+mod framed;
+#[cfg(feature = "std")]
 mod read;
 #[cfg(feature = "std")]
 mod stream;
@@ -355,6 +357,8 @@ pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
+#[cfg(feature = "std")]
+pub use framed::Framed;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub use framed_codec::{FrameCodec, FrameResultCodec};
 #[cfg(feature = "std")]

@@ -323,8 +323,29 @@ impl<R: Read> FrameReader<R> {
     /// assert_eq!(&rest[..], b"\0\0");
     /// # Ok::<(), lenframe::Error>(())
     /// ```
-    pub fn into_parts(mut self) -> (R, BytesMut) {
-        self.release_lent();
+    pub fn into_parts(self) -> (R, BytesMut) {
+        self.into_parts_any()
+    }
+}
+
+impl<R> FrameReader<R> {
+    /// Moves the reader's state (buffered bytes, decoder, frame in
+    /// progress) over to `inner`, handing back the old inner reader.
+    pub(crate) fn replace_inner<R2>(self, inner: R2) -> (R, FrameReader<R2>) {
+        let moved = FrameReader {
+            inner,
+            buf: self.buf,
+            decoder: self.decoder,
+            lent: self.lent,
+            large_frames: self.large_frames,
+            done: self.done,
+        };
+        (self.inner, moved)
+    }
+
+    /// [`into_parts`](FrameReader::into_parts) for any inner type.
+    pub(crate) fn into_parts_any(mut self) -> (R, BytesMut) {
+        self.buf.advance(std::mem::take(&mut self.lent));
         (self.inner, self.buf)
     }
 }

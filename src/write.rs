@@ -97,13 +97,30 @@ impl<W: Write> FrameWriter<W> {
         }
     }
 
+    /// A writer over `inner` whose buffer already holds `pending`, bytes
+    /// accepted earlier but not yet written (they go out first).
+    pub(crate) fn from_parts(inner: W, codec: Codec, pending: Vec<u8>) -> FrameWriter<W> {
+        let mut writer = FrameWriter::with_codec(inner, codec);
+        writer.buf = pending;
+        writer
+    }
+
+    /// True once a hard I/O error left part of a frame on the wire.
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.poisoned
+    }
+
     fn inner_mut(&mut self) -> &mut W {
         self.inner
             .as_mut()
             .expect("inner writer is present until into_inner")
     }
 
-    /// Writes one frame: header, then `payload`.
+    /// Writes one frame: header, then `payload` (anything that is
+    /// `AsRef<[u8]>`: `&[u8]`, `&str`, `Vec<u8>`, `String`, `Bytes`, ...).
+    /// Small frames wait in the buffer until it fills or
+    /// [`flush`](Self::flush): before reading a reply, flush (or use
+    /// [`Framed`](crate::Framed), which flushes before it reads).
     ///
     /// # Errors
     ///
@@ -112,7 +129,14 @@ impl<W: Write> FrameWriter<W> {
     /// [`Error::WriterPoisoned`] after an earlier hard error; [`Error::Io`]
     /// from the inner writer. A `WouldBlock`/`TimedOut` error means this
     /// frame was not accepted: call again with the same frame.
-    pub fn write_frame(&mut self, payload: &[u8]) -> Result<()> {
+    #[inline]
+    pub fn write_frame<P: AsRef<[u8]>>(&mut self, payload: P) -> Result<()> {
+        self.write_payload(payload.as_ref())
+    }
+
+    /// [`write_frame`](Self::write_frame) for a slice (not generic, so
+    /// written once).
+    fn write_payload(&mut self, payload: &[u8]) -> Result<()> {
         if self.poisoned {
             return Err(Error::WriterPoisoned);
         }
@@ -378,7 +402,7 @@ mod tests {
         };
         let mut w = FrameWriter::new(inner);
         for _ in 0..1000 {
-            w.write_frame(&[7; 16]).unwrap();
+            w.write_frame([7; 16]).unwrap();
         }
         w.flush().unwrap();
         assert_eq!(w.get_ref().out.len(), 20_000);

@@ -401,7 +401,7 @@ fn half_close_still_gets_every_echo() {
     let s = server.connect();
     let mut w = FrameWriter::new(&s);
     for i in 0..2000u32 {
-        w.write_frame(&i.to_be_bytes()).unwrap();
+        w.write_frame(i.to_be_bytes()).unwrap();
     }
     w.flush().unwrap();
     s.shutdown(Shutdown::Write).unwrap();
@@ -419,7 +419,7 @@ fn pipelined_client_that_reads_late_does_not_deadlock() {
     let payload = [7u8; 200];
     let mut w = FrameWriter::new(&s);
     for _ in 0..n {
-        w.write_frame(&payload).unwrap(); // 6 MB written before reading anything
+        w.write_frame(payload).unwrap(); // 6 MB written before reading anything
     }
     w.flush().unwrap();
     let mut r = FrameReader::new(&s);
@@ -691,7 +691,7 @@ fn soak() {
                         let payload = move |i: usize| vec![(i as u32 ^ round) as u8; size];
                         if kind == 2 {
                             for i in 0..count {
-                                w.write_frame(&payload(i)).unwrap();
+                                w.write_frame(payload(i)).unwrap();
                                 w.flush().unwrap();
                                 assert_eq!(r.read_frame().unwrap().unwrap(), payload(i));
                             }
@@ -702,7 +702,7 @@ fn soak() {
                                 }
                             });
                             for i in 0..count {
-                                w.write_frame(&payload(i)).unwrap();
+                                w.write_frame(payload(i)).unwrap();
                             }
                             w.flush().unwrap();
                             reader.join().expect("echoes intact");

@@ -88,7 +88,7 @@ fn lenframe_encodes_python_unpacks() {
         let codec = Codec::new(fmt.parse().unwrap());
         let mut w = codec.new_write(Vec::new());
         for (i, &n) in LENS.iter().enumerate() {
-            w.write_frame(&payload(i, n)).unwrap();
+            w.write_frame(payload(i, n)).unwrap();
         }
         let wire = w.into_inner().unwrap();
         let script = format!(

@@ -31,7 +31,7 @@ fn stream_then_buffered_frames_stay_aligned() {
 #[test]
 fn dropping_mid_frame_drains_to_the_next_frame() {
     let mut w = FrameWriter::new(Vec::new());
-    w.write_frame(&[9u8; 100_000]).unwrap();
+    w.write_frame(vec![9u8; 100_000]).unwrap();
     w.write_frame(b"next").unwrap();
     let wire = w.into_inner().unwrap();
     let mut r = FrameReader::new(&wire[..]);

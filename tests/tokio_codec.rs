@@ -341,7 +341,7 @@ fn blocking_client_against_tokio_echo_server() {
     s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut w = lenframe::FrameWriter::new(&s);
     for i in 0..5000u32 {
-        w.write_frame(&i.to_be_bytes()).unwrap();
+        w.write_frame(i.to_be_bytes()).unwrap();
     }
     w.flush().unwrap();
     s.shutdown(std::net::Shutdown::Write).unwrap();

@@ -66,7 +66,7 @@ fn too_large_payload_writes_nothing() {
     let codec = codec("B".parse().unwrap(), usize::MAX);
     let mut w = codec.new_write(Vec::new());
     w.write_frame(b"ok").unwrap();
-    let err = w.write_frame(&[0; 256]).unwrap_err();
+    let err = w.write_frame([0; 256]).unwrap_err();
     assert!(
         matches!(err, Error::FrameTooLarge { len: 256, max: 255 }),
         "{err}"
@@ -121,7 +121,7 @@ fn small_frames_need_few_writes() {
         out: Vec::new(),
     });
     for _ in 0..10_000 {
-        w.write_frame(&[1; 16]).unwrap();
+        w.write_frame([1; 16]).unwrap();
     }
     w.flush().unwrap();
     let calls = w.get_ref().calls;
