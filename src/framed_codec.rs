@@ -35,6 +35,18 @@ use crate::error::{Error, Result};
 /// Largest step the codec asks the read buffer to grow by at once.
 const GROWTH_STEP: usize = 64 * 1024;
 
+/// After a frame of at least [`GROWTH_STEP`] bytes: if the read buffer is
+/// larger than that and holds less, moves what it holds to a fresh buffer
+/// of that size, so the large allocation is freed (once the frames sharing
+/// it are dropped) instead of being kept by an idle connection.
+fn shrink_if_drained(src: &mut BytesMut) {
+    if src.capacity() > GROWTH_STEP && src.len() < GROWTH_STEP {
+        let mut fresh = BytesMut::with_capacity(GROWTH_STEP.max(src.len()));
+        fresh.extend_from_slice(src);
+        *src = fresh;
+    }
+}
+
 /// lenframe's rules as a codec for async framing: the `Decoder` and
 /// `Encoder` of tokio-util (feature `tokio`) and of asynchronous-codec
 /// (feature `futures-io`), for their `FramedRead`, `FramedWrite` and
@@ -166,12 +178,16 @@ impl FrameCodec {
             let decoded = self.decoder.decode(src);
             self.end_on_fatal(decoded)?
         };
-        if frame.is_none() {
-            let step = self
-                .decoder
-                .needed(src.len())
-                .min(src.len().max(GROWTH_STEP));
-            src.reserve(step);
+        match &frame {
+            None => {
+                let step = self
+                    .decoder
+                    .needed(src.len())
+                    .min(src.len().max(GROWTH_STEP));
+                src.reserve(step);
+            }
+            Some(frame) if frame.len() >= GROWTH_STEP => shrink_if_drained(src),
+            Some(_) => {}
         }
         Ok(frame)
     }

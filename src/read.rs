@@ -19,6 +19,9 @@ const LARGE_STEP: usize = 64 * 1024;
 /// exactly the missing bytes, straight into spare capacity (no zeroing).
 /// Blocking until they arrive is fine: nothing can be returned before.
 const DIRECT_MIN: usize = 4 * 1024;
+/// Default capacity above which a drained buffer is given back after a
+/// large frame (see [`FrameReader::set_idle_capacity`]).
+pub(crate) const IDLE_CAPACITY: usize = 64 * 1024;
 
 /// Reads frames from any [`Read`], buffered: one `read()` call brings in
 /// as many frames as fit in the buffer.
@@ -62,6 +65,9 @@ pub struct FrameReader<R> {
     large_frames: bool,
     /// Set once iteration must stop (clean end or a fatal error).
     done: bool,
+    /// A buffer larger than this is replaced by a small one once a large
+    /// frame has left it.
+    idle_capacity: usize,
 }
 
 impl Codec {
@@ -100,7 +106,23 @@ impl<R: Read> FrameReader<R> {
             lent: 0,
             large_frames: false,
             done: false,
+            idle_capacity: IDLE_CAPACITY,
         }
+    }
+
+    /// Sets the capacity above which the read buffer is given back once a
+    /// large frame has left it (default 64 KiB): after an 8 MiB frame, an
+    /// idle reader holds a 16 KiB buffer again, not megabytes. Frames
+    /// smaller than 4 KiB never trigger the check. `usize::MAX` keeps every
+    /// buffer (no reallocation when large frames follow each other through
+    /// [`read_frame_ref`](Self::read_frame_ref)).
+    ///
+    /// ```
+    /// let mut r = lenframe::FrameReader::new(&b""[..]);
+    /// r.set_idle_capacity(1 << 20);
+    /// ```
+    pub fn set_idle_capacity(&mut self, bytes: usize) {
+        self.idle_capacity = bytes;
     }
 
     /// The next frame as an owned [`Bytes`] sharing the read buffer's
@@ -120,6 +142,9 @@ impl<R: Read> FrameReader<R> {
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 self.large_frames = frame.len() >= DIRECT_MIN;
+                if self.large_frames {
+                    self.shrink_if_drained();
+                }
                 return Ok(Some(frame));
             }
             if self.fill()? == 0 {
@@ -217,6 +242,20 @@ impl<R: Read> FrameReader<R> {
     /// Drops the frame lent out last by `read_frame_ref`.
     fn release_lent(&mut self) {
         self.buf.advance(std::mem::take(&mut self.lent));
+        if self.large_frames {
+            self.shrink_if_drained();
+        }
+    }
+
+    /// After a large frame: if the buffer is over the idle capacity and
+    /// holds little, moves what it holds to a fresh small buffer, so the
+    /// large allocation is freed (once the frames sharing it are dropped).
+    fn shrink_if_drained(&mut self) {
+        if self.buf.capacity() > self.idle_capacity && self.buf.len() <= READ_CHUNK {
+            let mut fresh = BytesMut::with_capacity(READ_CHUNK);
+            fresh.extend_from_slice(&self.buf);
+            self.buf = fresh;
+        }
     }
 
     /// Reads once from the inner reader (retrying `Interrupted`), sized by
@@ -339,6 +378,7 @@ impl<R> FrameReader<R> {
             lent: self.lent,
             large_frames: self.large_frames,
             done: self.done,
+            idle_capacity: self.idle_capacity,
         };
         (self.inner, moved)
     }

@@ -231,6 +231,11 @@ impl<W: Write> FrameWriter<W> {
         }
         self.buf.clear();
         self.written = 0;
+        if self.buf.capacity() > self.capacity.max(crate::read::IDLE_CAPACITY) {
+            // A large frame's rest was kept after a partial write: give
+            // the memory back now that it is out.
+            self.buf = Vec::with_capacity(self.capacity);
+        }
         Ok(())
     }
 

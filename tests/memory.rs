@@ -248,3 +248,199 @@ fn one_gib_frame_streams_through_a_socket_in_bounded_memory() {
     eprintln!("1 GiB streamed frame: peak {peak} B");
     assert!(peak < 16 * 1024 * 1024, "peak {peak}");
 }
+
+/// One frame of `big` bytes (filler made on the fly, so the source
+/// allocates nothing), then the frame "tail!", then `WouldBlock` forever: a
+/// peer that sent one large message and went quiet.
+struct BigThenIdle {
+    header: [u8; 4],
+    big: usize,
+    pos: usize,
+}
+
+const TAIL: &[u8] = b"\0\0\0\x05tail!";
+
+impl BigThenIdle {
+    fn new(big: usize) -> BigThenIdle {
+        BigThenIdle {
+            header: (big as u32).to_be_bytes(),
+            big,
+            pos: 0,
+        }
+    }
+}
+
+impl Read for BigThenIdle {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        let total = 4 + self.big + TAIL.len();
+        if self.pos == total {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let mut n = 0;
+        while n < out.len() && self.pos < total {
+            let p = self.pos;
+            let chunk = if p < 4 {
+                let k = (4 - p).min(out.len() - n);
+                out[n..n + k].copy_from_slice(&self.header[p..p + k]);
+                k
+            } else if p < 4 + self.big {
+                let k = (4 + self.big - p).min(out.len() - n);
+                out[n..n + k].fill(0xAB);
+                k
+            } else {
+                let t = p - 4 - self.big;
+                let k = (TAIL.len() - t).min(out.len() - n);
+                out[n..n + k].copy_from_slice(&TAIL[t..t + k]);
+                k
+            };
+            n += chunk;
+            self.pos += chunk;
+        }
+        Ok(n)
+    }
+}
+
+/// The reads of one idle peer through `next` (a reader's `read_frame` or
+/// equivalent): the big frame (checked, then dropped), "tail!", then a
+/// retryable error.
+fn big_frame_then_idle(
+    big: usize,
+    mut next: impl FnMut() -> lenframe::Result<Option<lenframe::bytes::Bytes>>,
+) {
+    let frame = next().unwrap().unwrap();
+    assert_eq!(frame.len(), big);
+    // Spot checks: a full scan of 8 GB is slow in a debug build.
+    assert!([0, big / 2, big - 1].iter().all(|&i| frame[i] == 0xAB));
+    drop(frame);
+    assert_eq!(next().unwrap().as_deref(), Some(&b"tail!"[..]));
+    let err = next().unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+}
+
+const MIB8: usize = 8 * 1024 * 1024;
+
+/// Issue 10: 1000 readers that each received one 8 MiB frame and went
+/// idle (kept alive) hold less than 100 MB in all: each buffer returns to
+/// at most 64 KiB once the large frame has left it.
+#[test]
+fn thousand_readers_idle_after_an_8_mib_frame_hold_under_100_mb() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (readers, live, peak) = measure(|| {
+        (0..1000)
+            .map(|_| {
+                let mut r = FrameReader::new(BigThenIdle::new(MIB8));
+                big_frame_then_idle(MIB8, || r.read_frame());
+                r
+            })
+            .collect::<Vec<_>>()
+    });
+    eprintln!(
+        "1000 FrameReaders idle after an 8 MiB frame: {live} B live ({} B each), peak {peak} B",
+        live / 1000
+    );
+    assert!(live < 100_000_000, "live {live}");
+    assert_eq!(readers.len(), 1000);
+}
+
+/// The same through the borrowed path, through `Framed`, and with
+/// `set_idle_capacity(usize::MAX)`, which keeps the buffer on purpose.
+#[test]
+fn borrowed_path_and_framed_give_memory_back_too() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let (kept, live, _) = measure(|| {
+        (0..100)
+            .map(|_| {
+                let mut r = FrameReader::new(BigThenIdle::new(MIB8));
+                big_frame_then_idle(MIB8, || Ok(r.read_frame_ref()?.map(lenframe::bytes::Bytes::copy_from_slice)));
+                r
+            })
+            .collect::<Vec<_>>()
+    });
+    eprintln!("100 FrameReaders (read_frame_ref) idle after 8 MiB: {live} B live");
+    assert!(live < 100 * 2 * KIB64, "live {live}");
+    drop(kept);
+
+    let (kept, live, _) = measure(|| {
+        (0..100)
+            .map(|_| {
+                let mut f = lenframe::Framed::new(Duplex(BigThenIdle::new(MIB8)));
+                big_frame_then_idle(MIB8, || f.recv());
+                f
+            })
+            .collect::<Vec<_>>()
+    });
+    eprintln!("100 Framed idle after 8 MiB: {live} B live");
+    assert!(live < 100 * 3 * KIB64, "live {live}");
+    drop(kept);
+
+    // The check can fail: a reader told to keep its buffer holds megabytes.
+    let (kept, live, _) = measure(|| {
+        let mut r = FrameReader::new(BigThenIdle::new(MIB8));
+        r.set_idle_capacity(usize::MAX);
+        big_frame_then_idle(MIB8, || r.read_frame());
+        r
+    });
+    eprintln!("1 FrameReader keeping its buffer: {live} B live");
+    assert!(live >= MIB8, "live {live}");
+    drop(kept);
+}
+
+/// A duplex stream for `Framed`: reads from the inner source, writes
+/// nowhere.
+struct Duplex(BigThenIdle);
+
+impl Read for Duplex {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.0.read(out)
+    }
+}
+
+impl io::Write for Duplex {
+    fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A `FrameWriter` whose inner writer took part of an 8 MiB frame and
+/// then blocked keeps the rest; once it is out, the buffer is small again.
+#[test]
+fn writer_gives_memory_back_after_a_large_partial_write() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    struct Stingy {
+        blocked_once: bool,
+        taken: usize,
+    }
+    impl io::Write for Stingy {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if !self.blocked_once && self.taken > 0 {
+                self.blocked_once = true;
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            let n = b.len().min(64 * 1024);
+            self.taken += n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let payload = vec![7u8; MIB8];
+    let (w, live, peak) = measure(|| {
+        let mut w = lenframe::FrameWriter::new(Stingy {
+            blocked_once: false,
+            taken: 0,
+        });
+        w.write_frame(&payload).unwrap(); // accepted; most of it kept
+        assert!(w.buffered().len() > MIB8 / 2);
+        w.flush().unwrap();
+        assert_eq!(w.get_ref().taken, MIB8 + 4);
+        w
+    });
+    eprintln!("FrameWriter after a blocked 8 MiB write: {live} B live, peak {peak} B");
+    assert!(peak >= MIB8 / 2, "the rest was kept: peak {peak}");
+    assert!(live <= KIB64, "live {live}");
+    drop(w);
+}
