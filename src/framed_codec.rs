@@ -35,13 +35,17 @@ use crate::error::{Error, Result};
 /// Largest step the codec asks the read buffer to grow by at once.
 const GROWTH_STEP: usize = 64 * 1024;
 
+/// Capacity of a read buffer given back after a large frame: the initial
+/// capacity of tokio-util's `FramedRead`.
+const IDLE_CAPACITY: usize = 8 * 1024;
+
 /// After a frame of at least [`GROWTH_STEP`] bytes: if the read buffer is
-/// larger than that and holds less, moves what it holds to a fresh buffer
-/// of that size, so the large allocation is freed (once the frames sharing
-/// it are dropped) instead of being kept by an idle connection.
+/// larger than that and holds less, moves what it holds to a fresh small
+/// buffer, so the large allocation is freed (once the frames sharing it are
+/// dropped) instead of being kept by an idle connection.
 fn shrink_if_drained(src: &mut BytesMut) {
     if src.capacity() > GROWTH_STEP && src.len() < GROWTH_STEP {
-        let mut fresh = BytesMut::with_capacity(GROWTH_STEP.max(src.len()));
+        let mut fresh = BytesMut::with_capacity(IDLE_CAPACITY.max(src.len()));
         fresh.extend_from_slice(src);
         *src = fresh;
     }

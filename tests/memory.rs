@@ -351,7 +351,10 @@ fn borrowed_path_and_framed_give_memory_back_too() {
         (0..100)
             .map(|_| {
                 let mut r = FrameReader::new(BigThenIdle::new(MIB8));
-                big_frame_then_idle(MIB8, || Ok(r.read_frame_ref()?.map(lenframe::bytes::Bytes::copy_from_slice)));
+                big_frame_then_idle(MIB8, || {
+                    Ok(r.read_frame_ref()?
+                        .map(lenframe::bytes::Bytes::copy_from_slice))
+                });
                 r
             })
             .collect::<Vec<_>>()
@@ -443,4 +446,75 @@ fn writer_gives_memory_back_after_a_large_partial_write() {
     assert!(peak >= MIB8 / 2, "the rest was kept: peak {peak}");
     assert!(live <= KIB64, "live {live}");
     drop(w);
+}
+
+/// Reads like tokio-util's `FramedRead` (0.7.20, `framed_impl.rs`): decode;
+/// if no frame, `reserve(1)` and read into all the spare capacity.
+#[cfg(feature = "tokio")]
+fn framed_read_next<D>(
+    codec: &mut D,
+    buf: &mut bytes::BytesMut,
+    src: &mut BigThenIdle,
+) -> lenframe::Result<Option<bytes::Bytes>>
+where
+    D: tokio_util::codec::Decoder,
+    D::Item: Into<bytes::Bytes>,
+    D::Error: std::fmt::Debug,
+{
+    loop {
+        if let Some(frame) = codec.decode(buf).unwrap() {
+            return Ok(Some(frame.into()));
+        }
+        buf.reserve(1);
+        let len = buf.len();
+        let spare = buf.capacity() - len;
+        buf.resize(len + spare, 0);
+        let got = src.read(&mut buf[len..]);
+        buf.truncate(len + *got.as_ref().unwrap_or(&0));
+        got?;
+    }
+}
+
+/// `FrameCodec` under a `FramedRead`-style loop gives its buffer back
+/// after an 8 MiB frame; tokio-util's `LengthDelimitedCodec` in the same
+/// loop is measured beside it (printed, not asserted: it is not ours).
+#[cfg(feature = "tokio")]
+#[test]
+fn frame_codec_gives_memory_back_and_length_delimited_codec_is_measured() {
+    use tokio_util::codec::LengthDelimitedCodec;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const CONNS: usize = 100;
+    let (kept, ours, _) = measure(|| {
+        (0..CONNS)
+            .map(|_| {
+                let mut codec = lenframe::FrameCodec::new(Codec::default());
+                let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
+                let mut src = BigThenIdle::new(MIB8);
+                big_frame_then_idle(MIB8, || framed_read_next(&mut codec, &mut buf, &mut src));
+                (codec, buf)
+            })
+            .collect::<Vec<_>>()
+    });
+    drop(kept);
+    let (kept, theirs, _) = measure(|| {
+        (0..CONNS)
+            .map(|_| {
+                let mut codec = LengthDelimitedCodec::builder()
+                    .max_frame_length(MIB8)
+                    .new_codec();
+                let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
+                let mut src = BigThenIdle::new(MIB8);
+                big_frame_then_idle(MIB8, || framed_read_next(&mut codec, &mut buf, &mut src));
+                (codec, buf)
+            })
+            .collect::<Vec<_>>()
+    });
+    drop(kept);
+    eprintln!(
+        "{CONNS} codecs idle after an 8 MiB frame: FrameCodec {ours} B ({} B each), \
+         tokio-util LengthDelimitedCodec {theirs} B ({} B each)",
+        ours / CONNS,
+        theirs / CONNS
+    );
+    assert!(ours <= CONNS * 2 * KIB64, "FrameCodec keeps {ours} B");
 }
