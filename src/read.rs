@@ -10,15 +10,15 @@ use crate::error::Result;
 
 /// Read size while frames are small; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
-/// Read size at the start of a frame when the frames are large.
-const SMALL_READ: usize = 1024;
 /// Growth step of the buffer for a large frame: it grows to at most
-/// max(`LARGE_STEP`, 2 x what it holds), never to what the header claims.
+/// max(`LARGE_STEP`, 2 x what it holds) (plus read-ahead, see
+/// `FrameReader::fill_rest`), never to what the header claims.
 const LARGE_STEP: usize = 64 * 1024;
-/// A frame that still needs at least this many bytes is read "direct":
-/// exactly the missing bytes, straight into spare capacity (no zeroing).
-/// Blocking until they arrive is fine: nothing can be returned before.
+/// Frames of at least this many bytes are "large": while they come, each
+/// read takes the rest of a frame and reads ahead into the next one.
 const DIRECT_MIN: usize = 4 * 1024;
+/// Most bytes one read is offered (and zeroed for) while frames are large.
+const ONE_READ_MAX: usize = 256 * 1024;
 /// Default capacity above which a drained buffer is given back after a
 /// large frame (see [`FrameReader::set_idle_capacity`]).
 pub(crate) const IDLE_CAPACITY: usize = 64 * 1024;
@@ -60,9 +60,11 @@ pub struct FrameReader<R> {
     /// the next call.
     lent: usize,
     /// The last frame was large (>= `DIRECT_MIN`): the next is likely large
-    /// too, so the read at its start stays small and the payload goes
-    /// direct, instead of being zeroed and moved.
+    /// too, so reads take the rest of a frame and read ahead into the next.
     large_frames: bool,
+    /// Length of the last frame returned (an estimate of the next one's,
+    /// for the read that finishes a large frame).
+    last_len: usize,
     /// Set once iteration must stop (clean end or a fatal error).
     done: bool,
     /// A buffer larger than this is replaced by a small one once a large
@@ -105,6 +107,7 @@ impl<R: Read> FrameReader<R> {
             decoder: codec.new_decoder(),
             lent: 0,
             large_frames: false,
+            last_len: 0,
             done: false,
             idle_capacity: IDLE_CAPACITY,
         }
@@ -142,7 +145,8 @@ impl<R: Read> FrameReader<R> {
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
                 self.large_frames = frame.len() >= DIRECT_MIN;
-                if self.large_frames {
+                self.last_len = frame.len();
+                if frame.len() > ONE_READ_MAX {
                     self.shrink_if_drained();
                 }
                 return Ok(Some(frame));
@@ -174,6 +178,7 @@ impl<R: Read> FrameReader<R> {
             if let Some(len) = frame_len {
                 self.lent = consumed;
                 self.large_frames = len >= DIRECT_MIN;
+                self.last_len = len;
                 return Ok(Some(&self.buf[consumed - len..consumed]));
             }
             self.buf.advance(consumed);
@@ -241,15 +246,18 @@ impl<R: Read> FrameReader<R> {
 
     /// Drops the frame lent out last by `read_frame_ref`.
     fn release_lent(&mut self) {
-        self.buf.advance(std::mem::take(&mut self.lent));
-        if self.large_frames {
+        let lent = std::mem::take(&mut self.lent);
+        self.buf.advance(lent);
+        if lent > ONE_READ_MAX {
             self.shrink_if_drained();
         }
     }
 
-    /// After a large frame: if the buffer is over the idle capacity and
-    /// holds little, moves what it holds to a fresh small buffer, so the
-    /// large allocation is freed (once the frames sharing it are dropped).
+    /// If the buffer is over the idle capacity and holds little, moves what
+    /// it holds to a fresh small buffer, so the large allocation is freed
+    /// (once the frames sharing it are dropped). Called after a frame over
+    /// 256 KiB, and before a read that needs little (between large frames
+    /// the buffer is kept: the next one fills it).
     fn shrink_if_drained(&mut self) {
         if self.buf.capacity() > self.idle_capacity && self.buf.len() <= READ_CHUNK {
             let mut fresh = BytesMut::with_capacity(READ_CHUNK);
@@ -264,31 +272,61 @@ impl<R: Read> FrameReader<R> {
         let needed = self.decoder.needed(self.buf.len()).max(1);
         if self.buf.is_empty() {
             // Start again at the front of the allocation when nothing is
-            // buffered (free if no frame still shares it), so a direct read
-            // that follows has no bytes to move.
+            // buffered (free if no frame still shares it).
             let _reclaimed = self.buf.try_reclaim(READ_CHUNK);
         }
-        if needed >= DIRECT_MIN {
-            self.fill_large(needed)
-        } else {
-            self.fill_small(needed)
+        if needed < DIRECT_MIN && self.buf.capacity() > self.idle_capacity {
+            self.shrink_if_drained();
         }
+        if needed < DIRECT_MIN && !self.large_frames {
+            self.fill_small(needed)
+        } else {
+            self.fill_rest(needed)
+        }
+    }
+
+    /// One `read()` for the rest of a frame, the header after it and, when
+    /// frames are large, as much of the next frame as the last one was long:
+    /// the read takes whatever the socket has queued, so a 64 KiB frame
+    /// costs about one `read()`, and the next frame starts in room of its
+    /// own (no copy when the frame is split off). The room is zeroed first.
+    /// The buffer grows to at most max(64 KiB, 2 x what it holds), plus,
+    /// while frames are large, the last frame's length (at most 64 KiB) and
+    /// a header: never to what a header claims. One read is offered at most
+    /// 256 KiB.
+    fn fill_rest(&mut self, needed: usize) -> io::Result<usize> {
+        let len = self.buf.len();
+        let header = self.decoder.codec().header_len();
+        // Read-ahead: the next header, and the next frame if they are large.
+        let (next, ahead) = if self.large_frames {
+            let next = self.last_len.min(LARGE_STEP) + header;
+            (next, next)
+        } else {
+            (header, 0)
+        };
+        let limit = LARGE_STEP.max(len.saturating_mul(2)) + ahead;
+        let room = (needed + next).min(ONE_READ_MAX).min(limit - len);
+        if self.buf.capacity() - len < room {
+            self.buf.reserve(room);
+        }
+        self.read_into_spare(room)
     }
 
     /// One `read()` into zeroed spare room: at least [`READ_CHUNK`] bytes,
     /// more (up to [`LARGE_STEP`]) if the frame in progress needs it.
     fn fill_small(&mut self, needed: usize) -> io::Result<usize> {
         let len = self.buf.len();
-        let floor = if self.large_frames {
-            SMALL_READ
-        } else {
-            READ_CHUNK
-        };
-        let want = needed.clamp(floor, LARGE_STEP);
+        let want = needed.clamp(READ_CHUNK, LARGE_STEP);
         if self.buf.capacity() - len < want.min(READ_CHUNK / 4).max(needed) {
             self.buf.reserve(want);
         }
-        // Zero (and offer to the reader) only what this read wants.
+        self.read_into_spare(want)
+    }
+
+    /// One `read()` into at most `want` bytes of the buffer's spare room,
+    /// zeroed first (only what this read is offered).
+    fn read_into_spare(&mut self, want: usize) -> io::Result<usize> {
+        let len = self.buf.len();
         let spare = (self.buf.capacity() - len).min(want);
         self.buf.resize(len + spare, 0);
         let result = loop {
@@ -299,27 +337,6 @@ impl<R: Read> FrameReader<R> {
         };
         let n = *result.as_ref().unwrap_or(&0);
         self.buf.truncate(len + n);
-        result
-    }
-
-    /// Reads up to one growth step of a large frame straight into spare
-    /// capacity (no zeroing) via `Read::read_to_end` on a `Take`. The buffer
-    /// grows to at most max(64 KiB, 2 x what it holds), capped by `needed`.
-    fn fill_large(&mut self, needed: usize) -> io::Result<usize> {
-        let mut vec: Vec<u8> = std::mem::take(&mut self.buf).into();
-        let len = vec.len();
-        let target = LARGE_STEP
-            .max(len.saturating_mul(2))
-            .min(len.saturating_add(needed));
-        if vec.capacity() < target {
-            vec.reserve_exact(target - len);
-        }
-        let step = (vec.capacity() - len).min(needed);
-        let result = (&mut self.inner).take(step as u64).read_to_end(&mut vec);
-        // Zero-copy: a freshly made `Bytes` is unique.
-        self.buf = Bytes::from(vec)
-            .try_into_mut()
-            .unwrap_or_else(|b| BytesMut::from(&b[..]));
         result
     }
 
@@ -377,6 +394,7 @@ impl<R> FrameReader<R> {
             decoder: self.decoder,
             lent: self.lent,
             large_frames: self.large_frames,
+            last_len: self.last_len,
             done: self.done,
             idle_capacity: self.idle_capacity,
         };

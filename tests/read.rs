@@ -4,10 +4,10 @@
 
 mod common;
 
-use std::io;
+use std::io::{self, Read};
 
 use common::{all_formats, codec, encode_all, Act, FaultyReader};
-use lenframe::{Error, FramePart, FrameReader};
+use lenframe::{Codec, Error, FramePart, FrameReader};
 use proptest::prelude::*;
 
 fn act() -> impl Strategy<Value = Act> {
@@ -156,4 +156,72 @@ fn hostile_headers_keep_memory_bounded() {
     let (_, rest) = r.into_parts();
     assert_eq!(rest.len(), 14);
     assert!(rest.capacity() <= 64 * 1024, "capacity {}", rest.capacity());
+}
+
+/// Hands out a long wire at most `segment` bytes per `read()` (as loopback
+/// TCP hands out about one 64 KiB segment), counting the calls.
+struct Segments {
+    wire: Vec<u8>,
+    pos: usize,
+    segment: usize,
+    reads: usize,
+}
+
+impl Read for Segments {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        self.reads += 1;
+        let n = out.len().min(self.segment).min(self.wire.len() - self.pos);
+        out[..n].copy_from_slice(&self.wire[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn reads_per_frame(size: usize, frames: usize, segment: usize, borrowed: bool) -> f64 {
+    let codec = Codec::default();
+    let mut wire = Vec::new();
+    let payload = vec![0x5A; size];
+    for _ in 0..frames {
+        codec.encode_to_vec(&payload, &mut wire).unwrap();
+    }
+    let source = Segments {
+        wire,
+        pos: 0,
+        segment,
+        reads: 0,
+    };
+    let mut r = FrameReader::new(source);
+    let mut got = 0;
+    loop {
+        let len = if borrowed {
+            r.read_frame_ref().unwrap().map(<[u8]>::len)
+        } else {
+            r.read_frame().unwrap().map(|f| f.len())
+        };
+        match len {
+            Some(n) => assert_eq!(n, size),
+            None => break,
+        }
+        got += 1;
+    }
+    assert_eq!(got, frames);
+    r.get_ref().reads as f64 / frames as f64
+}
+
+/// Issue 10: 64 KiB frames cost at most 1.2 `read()` calls each when the
+/// stream hands out 64 KiB segments (they cost 5 when the first read of a
+/// frame was 1 KiB and `read_to_end` probed from 8 KiB up), and 16-byte
+/// frames still come about 800 to a read.
+#[test]
+fn few_reads_per_frame_large_and_small() {
+    for borrowed in [false, true] {
+        for segment in [65_483, 1 << 20] {
+            let large = reads_per_frame(64 * 1024, 500, segment, borrowed);
+            eprintln!("64 KiB frames, {segment}-byte segments, borrowed {borrowed}: {large:.3} reads/frame");
+            assert!(large <= 1.2, "{large} reads per 64 KiB frame");
+        }
+        let small = reads_per_frame(16, 200_000, 65_483, borrowed);
+        eprintln!("16 B frames, borrowed {borrowed}: {small:.5} reads/frame");
+        assert!(small <= 0.0015, "{small} reads per 16 B frame");
+    }
 }
