@@ -10,6 +10,230 @@
 //! against hostile peers, fast, and byte-compatible with Python `struct`,
 //! tokio-util's `LengthDelimitedCodec`, Erlang `{packet,4}` and Twisted.
 //!
+//! [`Framed`] is one framed, duplex connection: [`send`](Framed::send) a
+//! frame, [`recv`](Framed::recv) the next one. **Frames you
+//! [`feed`](Framed::feed) are written out before `Framed` reads from the
+//! socket, so request/reply code cannot hang on a forgotten flush, and
+//! frames fed back to back still go out together, in as few `write()`
+//! calls as the buffer allows.**
+//!
+//! # Quick start: a TCP server and a client
+//!
+//! A server that echoes every frame, with a thread per connection, and a
+//! client that talks to it, in one program:
+//!
+//! ```
+//! # #[cfg(feature = "std")]
+//! use std::net::{TcpListener, TcpStream};
+//! # #[cfg(feature = "std")]
+//! use std::thread;
+//! # #[cfg(feature = "std")]
+//! use std::time::Duration;
+//!
+//! # #[cfg(feature = "std")]
+//! use lenframe::Framed;
+//!
+//! /// Echoes every frame of one connection until the peer closes it.
+//! # #[cfg(feature = "std")]
+//! fn echo(conn: TcpStream) -> lenframe::Result<()> {
+//!     let mut framed = Framed::new(conn); // header "!I", frames up to 8 MiB
+//!     while let Some(frame) = framed.recv()? {
+//!         // `feed` only buffers: the echoes of frames that arrived together
+//!         // go out in one write(), before `recv` waits for more.
+//!         framed.feed(frame)?;
+//!     }
+//!     Ok(()) // the peer closed between two frames
+//! }
+//!
+//! /// Accepts connections forever; an error ends its own connection only.
+//! # #[cfg(feature = "std")]
+//! fn serve(listener: TcpListener) {
+//!     loop {
+//!         let (conn, peer) = match listener.accept() {
+//!             Ok(accepted) => accepted,
+//!             Err(err) => {
+//!                 eprintln!("accept: {err}"); // e.g. out of file descriptors
+//!                 thread::sleep(Duration::from_millis(100));
+//!                 continue;
+//!             }
+//!         };
+//!         thread::spawn(move || {
+//!             if let Err(err) = echo(conn) {
+//!                 // e.g. "127.0.0.1:53122: frame of 83886080 bytes exceeds ..."
+//!                 eprintln!("{peer}: {err}");
+//!             }
+//!         });
+//!     }
+//! }
+//!
+//! # #[cfg(feature = "std")]
+//! fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Port 0 lets the system pick a free port; a real server binds a fixed
+//!     // one, such as "127.0.0.1:9000".
+//!     let listener = TcpListener::bind("127.0.0.1:0")?;
+//!     let addr = listener.local_addr()?;
+//!     thread::spawn(move || serve(listener));
+//!
+//!     let mut client = Framed::new(TcpStream::connect(addr)?);
+//!
+//!     // Request, reply: `send` writes the frame now, like Python's sendall.
+//!     client.send("jason")?;
+//!     let reply = client.recv()?.ok_or("server closed")?; // exactly one frame
+//!     assert_eq!(reply, "jason");
+//!
+//!     // Batched: `feed` buffers, and `recv` writes both frames out before it
+//!     // waits for the first echo. No `flush` anywhere, and no deadlock.
+//!     client.feed("kevin")?;
+//!     client.feed("toney")?;
+//!     assert_eq!(client.recv()?.ok_or("server closed")?, "kevin");
+//!     assert_eq!(client.recv()?.ok_or("server closed")?, "toney");
+//!
+//!     // Half-close: no more requests. The server sees the end of the stream,
+//!     // finishes, and closes its side; `recv` then says `None` (a clean end).
+//!     client.shutdown_write()?;
+//!     assert!(client.recv()?.is_none());
+//!     Ok(())
+//! }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
+//! [`recv`](Framed::recv) returns `Ok(None)` when the peer closed between
+//! frames (Python's `recv` returning `b''`), [`Error::Truncated`] when it
+//! closed in the middle of one, and typed errors for headers that cannot be
+//! right ([`Error::FrameTooLarge`], [`Error::NegativeLength`]). `Framed` is
+//! also an `Iterator` of frames; [`Framed::with_codec`] and
+//! [`Codec::new_framed`] take another header format.
+//!
+//! # One socket, two threads
+//!
+//! A reader thread and a writer thread on one `TcpStream` is the other common
+//! shape: a chat client, or a sender that may write more than the socket
+//! buffers hold before it reads (one thread doing both can then block in
+//! `write` while the peer blocks writing back). Moving the stream into a
+//! [`FrameReader`] and then into a [`FrameWriter`] does not compile (E0382,
+//! use of a moved value), nor does `&mut stream` twice (E0499). Borrow it
+//! twice instead: std implements `Read` and `Write` for `&TcpStream`, so
+//! `FrameReader::new(&stream)` and `FrameWriter::new(&stream)` share it, and
+//! the shared borrow can cross into a scoped thread. [`Framed::split`] does
+//! the same for a `Framed<&TcpStream>`; [`Framed::try_split`] gives owned
+//! halves of a `Framed<TcpStream>` (with `TcpStream::try_clone`) for
+//! `thread::spawn`. A `FrameWriter`, unlike `Framed`, writes only when its
+//! buffer fills or on [`flush`](FrameWriter::flush).
+//!
+//! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use std::net::{Shutdown, TcpListener, TcpStream};
+//! use std::thread;
+//!
+//! use lenframe::{FrameReader, FrameWriter, Framed};
+//!
+//! # let listener = TcpListener::bind("127.0.0.1:0")?;
+//! # let addr = listener.local_addr()?;
+//! # thread::spawn(move || {
+//! #     for conn in listener.incoming().take(2).flatten() {
+//! #         thread::spawn(move || -> lenframe::Result<()> {
+//! #             let mut framed = Framed::new(conn);
+//! #             while let Some(frame) = framed.recv()? {
+//! #                 framed.feed(frame)?;
+//! #             }
+//! #             Ok(())
+//! #         });
+//! #     }
+//! # });
+//! // `addr` is an echo server's address, such as the quick start's.
+//! let stream = TcpStream::connect(addr)?;
+//! let mut reader = FrameReader::new(&stream);
+//! let mut writer = FrameWriter::new(&stream);
+//! thread::scope(|scope| -> lenframe::Result<()> {
+//!     let sender = scope.spawn(move || -> lenframe::Result<()> {
+//!         for i in 0..10_000 {
+//!             writer.write_frame(format!("request {i}"))?;
+//!         }
+//!         writer.flush()?;
+//!         writer.get_ref().shutdown(Shutdown::Write)?; // "no more requests"
+//!         Ok(())
+//!     });
+//!     // This thread reads the echoes while the other one is still writing,
+//!     // so neither side's socket buffer can fill up and stall.
+//!     let mut echoed = 0;
+//!     while let Some(frame) = reader.read_frame()? {
+//!         assert_eq!(frame, format!("request {echoed}"));
+//!         echoed += 1;
+//!     }
+//!     assert_eq!(echoed, 10_000);
+//!     sender.join().expect("sender thread panicked")
+//! })?;
+//!
+//! // The same from a `Framed` over `&TcpStream`.
+//! let stream = TcpStream::connect(addr)?;
+//! let (reader, mut writer) = Framed::new(&stream).split();
+//! thread::scope(|scope| -> lenframe::Result<()> {
+//!     let sender = scope.spawn(move || -> lenframe::Result<()> {
+//!         for msg in ["jason", "kevin", "toney"] {
+//!             writer.write_frame(msg)?;
+//!         }
+//!         writer.flush()?;
+//!         writer.get_ref().shutdown(Shutdown::Write)?;
+//!         Ok(())
+//!     });
+//!     let echoes = reader.collect::<Result<Vec<_>, _>>()?;
+//!     assert_eq!(echoes, ["jason", "kevin", "toney"]);
+//!     sender.join().expect("sender thread panicked")
+//! })?;
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
+//! # Coming from Python `struct`
+//!
+//! | Python | lenframe |
+//! |---|---|
+//! | `struct.pack('i', len(data)) + data` | the format `"i"`: `"i".parse::<Codec>()?` or `Codec::from_format("i")?`, then [`Codec::new_framed`] (`--header i` in the examples) |
+//! | `struct.pack('!I', len(data)) + data` | the default: [`Framed::new`] |
+//! | `sock.sendall(header + data)` | [`Framed::send`] (or [`Framed::feed`] several) |
+//! | `recv_exact(sock, 4)`, `struct.unpack`, `recv_exact(sock, n)` | [`Framed::recv`] |
+//!
+//! `!I` is big-endian (network order), `i` native (little-endian on x86 and
+//! ARM as usually run) and signed: the same length is different bytes, so
+//! both peers must use one format. `sock.recv(n)` returns *up to* `n` bytes,
+//! so the tutorials' "receive the header, then `length` bytes" breaks when a
+//! header or payload arrives in pieces; lenframe loops like `recv_exact`
+//! and `sendall`. A negative length (possible with `i`) is refused with
+//! [`Error::NegativeLength`]. When a header is rejected, or the stream stalls
+//! or ends inside a frame, and the bytes read in the other byte order (or as
+//! text, such as `GET `) explain it, the error message says so.
+//!
+//! # Any `Read` and `Write`
+//!
+//! The adapters work over any `std::io` stream, a `Vec` included:
+//!
+//! ```
+//! # #[cfg(feature = "std")]
+//! # fn main() -> Result<(), lenframe::Error> {
+//! use lenframe::{FrameReader, FrameWriter};
+//!
+//! // Sender: any `Write` (a TcpStream in real life).
+//! let mut writer = FrameWriter::new(Vec::new());
+//! for msg in ["jason", "kevin", "toney"] {
+//!     writer.write_frame(msg)?;
+//! }
+//! let wire = writer.into_inner()?; // flushes
+//!
+//! // Receiver: any `Read`. The three messages stay three, however the
+//! // stream chops or merges them.
+//! let reader = FrameReader::new(&wire[..]);
+//! let msgs = reader.collect::<Result<Vec<_>, _>>()?;
+//! assert_eq!(msgs, ["jason", "kevin", "toney"]);
+//! # Ok(())
+//! # }
+//! # #[cfg(not(feature = "std"))]
+//! # fn main() {}
+//! ```
+//!
 //! # Wire format
 //!
 //! With the default header `!I` (big-endian `u32`), the messages `"hello"`
@@ -52,40 +276,13 @@
 //!   FrameDecoder  (sans-IO)               bytes in -> frames out, no I/O
 //!        |
 //!   FrameReader<R: Read> / FrameWriter<W: Write>   blocking adapters
+//!   Framed<S: Read + Write>           both over one stream (feature std)
 //!   FrameCodec / FrameResultCodec     async codecs (features tokio, futures-io)
 //! ```
 //!
 //! The decoder does no I/O: you hand it bytes, it hands back frames (as
 //! zero-copy [`bytes::Bytes`] or borrowed slices) and says how many more
 //! bytes it needs. Every adapter drives this one state machine.
-//!
-//! # Quick start
-//!
-//! ```
-//! # #[cfg(feature = "std")]
-//! # fn main() -> Result<(), lenframe::Error> {
-//! use lenframe::{FrameReader, FrameWriter};
-//!
-//! // Sender: any `Write` (a TcpStream in real life).
-//! let mut writer = FrameWriter::new(Vec::new());
-//! for msg in ["jason", "kevin", "toney"] {
-//!     writer.write_frame(msg.as_bytes())?;
-//! }
-//! let wire = writer.into_inner()?; // flushes
-//!
-//! // Receiver: any `Read`. The three messages stay three, however the
-//! // stream chops or merges them.
-//! let reader = FrameReader::new(&wire[..]);
-//! let msgs = reader.collect::<Result<Vec<_>, _>>()?;
-//! assert_eq!(msgs, ["jason", "kevin", "toney"]);
-//! # Ok(())
-//! # }
-//! # #[cfg(not(feature = "std"))]
-//! # fn main() {}
-//! ```
-//!
-//! With the Python seeds' `struct.pack('i', len(data))` (native `int`), use
-//! `Codec::new("i".parse()?)` and [`Codec::new_read`] / [`Codec::new_write`].
 //!
 //! # Frames larger than memory
 //!
@@ -100,7 +297,7 @@
 //!
 //! | feature | default | what it adds | needs |
 //! |---|---|---|---|
-//! | `std` | yes | [`FrameReader`], [`FrameWriter`], streamed frames, `Error::Io`, `From<Error> for io::Error` | `std`, `alloc` |
+//! | `std` | yes | [`Framed`], [`FrameReader`], [`FrameWriter`], streamed frames, `Error::Io`, `From<Error> for io::Error` | `std`, `alloc` |
 //! | `alloc` | with `std` | the `BytesMut`/`Bytes` and `Vec` faces ([`FrameDecoder::decode`], [`Codec::encode`]), `lenframe::bytes` | an allocator |
 //! | `tokio` | no | [`FrameCodec`], [`FrameResultCodec`] for tokio-util | `std`, tokio-util 0.7 (0.7.19 builds on Rust 1.81, checked by CI; 0.7.20 needs 1.85) |
 //! | `futures-io` | no | the same [`FrameCodec`], [`FrameResultCodec`] for asynchronous-codec 0.7 (smol, async-std, libp2p) | `std`, asynchronous-codec 0.7 (builds on Rust 1.81, checked by CI) |
@@ -368,8 +565,11 @@ pub use stream::PayloadReader;
 #[cfg(feature = "std")]
 pub use write::FrameWriter;
 
-/// The README's examples, compiled and run as doctests (they are written
-/// for the default features).
-#[cfg(all(doctest, feature = "std"))]
+/// The README's examples, compiled and run as doctests. Each README block
+/// is a complete program with no hidden lines, and the README shows the
+/// tokio and futures-io codecs too, so it is tested with both features
+/// (`cargo test --all-features`); the crate docs above carry its blocking
+/// examples for the default features.
+#[cfg(all(doctest, feature = "tokio", feature = "futures-io"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
