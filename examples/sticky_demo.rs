@@ -4,6 +4,9 @@
 //! cargo run --example sticky_demo
 //! ```
 //!
+//! It takes no options: `--help` prints what it shows; anything else is
+//! refused (exit 2).
+//!
 //! 1. A naive sender writes `jason`, `kevin`, `toney` as three `send`s; a
 //!    naive receiver's single `recv(1024)` gets them merged.
 //! 2. The same three messages through lenframe arrive as three.
@@ -12,10 +15,21 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
 
 use lenframe::{FrameReader, FrameWriter};
 
+#[path = "common/cli.rs"]
+mod cli;
+
 const NAMES: [&str; 3] = ["jason", "kevin", "toney"];
+
+const USAGE: &str = "usage: sticky_demo
+Shows the sticky-packet problem and its cure on loopback, in three steps:
+  1. three send() calls, one recv(1024): the messages arrive stuck together
+  2. the same messages through lenframe: they arrive as three
+  3. a 100000-byte message: recv(1024) gets a piece, lenframe all of it
+It takes no options.";
 
 /// A connected loopback pair: (sender, receiver).
 fn pair() -> std::io::Result<(TcpStream, TcpStream)> {
@@ -35,7 +49,23 @@ fn wait_for(stream: &TcpStream, want: usize) -> std::io::Result<()> {
     Ok(())
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> ExitCode {
+    if let Err(exit) = cli::parse_cli("sticky_demo", USAGE, |flags| match flags.next_flag() {
+        Some(flag) => Err(cli::unknown(&flag)),
+        None => Ok(()),
+    }) {
+        return exit;
+    }
+    match demo() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("sticky_demo: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo() -> Result<(), Box<dyn std::error::Error>> {
     println!("1. without framing: three send() calls, one recv(1024)");
     let (mut tx, mut rx) = pair()?;
     for name in NAMES {
