@@ -309,31 +309,6 @@ fn a_reply_that_is_not_a_frame_is_named() {
     peer.join().unwrap();
 }
 
-/// `example(name)`, built with the features this test has if
-/// `example` (which builds with the default features only) left it out.
-fn example_built(name: &str) -> PathBuf {
-    let path = example(name);
-    if !path.exists() {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.args(["build", "--example", name, "--all-features"]);
-        if path
-            .parent()
-            .unwrap()
-            .parent()
-            .unwrap()
-            .ends_with("release")
-        {
-            cmd.arg("--release");
-        }
-        assert!(
-            cmd.status().unwrap().success(),
-            "cargo build --example {name}"
-        );
-    }
-    path
-}
-
 #[test]
 fn every_example_answers_help() {
     let mut names = vec!["echo_server", "echo_client", "file_transfer", "sticky_demo"];
@@ -343,7 +318,7 @@ fn every_example_answers_help() {
     for name in names {
         let out = run(
             {
-                let mut cmd = Command::new(example_built(name));
+                let mut cmd = Command::new(example(name));
                 cmd.arg("--help");
                 cmd
             },

@@ -129,28 +129,39 @@ impl Write for FaultyWriter {
 /// whichever test asks first).
 pub fn example(name: &str) -> std::path::PathBuf {
     use std::process::Command;
-    use std::sync::Mutex;
+    use std::sync::OnceLock;
 
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap().join("examples");
-    let path = dir.join(name);
-    if !path.exists() {
-        static BUILD: Mutex<()> = Mutex::new(());
-        let _g = BUILD.lock().unwrap();
-        if !path.exists() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--examples"]);
-            if dir.parent().unwrap().ends_with("release") {
-                cmd.arg("--release");
-            }
-            assert!(
-                cmd.status().unwrap().success(),
-                "cargo build --examples failed"
-            );
+    // Once per test process: `cargo test --test X` builds no example, so an
+    // example changed since its last build would run stale. With the
+    // features this test was built with, the build is a no-op after
+    // `cargo test`.
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--examples", "--quiet"]);
+        if dir.parent().unwrap().ends_with("release") {
+            cmd.arg("--release");
         }
-    }
-    path
+        let features: Vec<&str> = [
+            (cfg!(feature = "tokio"), "tokio"),
+            (cfg!(feature = "futures-io"), "futures-io"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|&(_, f)| f)
+        .collect();
+        if !features.is_empty() {
+            cmd.args(["--features", &features.join(",")]);
+        }
+        assert!(
+            cmd.status().unwrap().success(),
+            "cargo build --examples failed"
+        );
+    });
+    dir.join(name)
 }
 
 /// A running example server on a free loopback port (its stderr
