@@ -13,7 +13,9 @@
 //!
 //! Workloads: `decode` (16-byte `!I` frames through
 //! `FrameDecoder::decode` over one `BytesMut`), `decode_slice` (the same
-//! through the borrowed face), `encode` (`Codec::encode` of a 16-byte
+//! through the borrowed face), `frames` (the same through the borrowed
+//! iterator `FrameDecoder::frames`), `walker` (a hand-written `!I` loop
+//! over the slice: the floor), `encode` (`Codec::encode` of a 16-byte
 //! payload into a reused `BytesMut`). The decoders are fed rounds of 1024
 //! frames, so `n` counts in whole rounds. Without a workload argument (as
 //! `cargo test --benches` and `cargo bench` run it) it runs each once with
@@ -80,6 +82,41 @@ fn decode_slice(n: usize) -> usize {
     total
 }
 
+/// The same frames through the borrowed iterator, `FrameDecoder::frames`.
+#[inline(never)]
+fn frames(n: usize) -> usize {
+    let wire = wire();
+    let mut dec = FrameDecoder::default();
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        for frame in dec.frames(black_box(&wire[..])) {
+            total += black_box(frame.expect("valid wire")).len();
+        }
+    }
+    total
+}
+
+/// The hand-written walker lenframe is compared with: read a `!I` header,
+/// check it against the maximum, slice the payload. No state, no errors
+/// kept: the floor for the borrowed path.
+#[inline(never)]
+fn walker(n: usize) -> usize {
+    let wire = wire();
+    let max = lenframe::DEFAULT_MAX_FRAME_LEN;
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        let mut rest = black_box(&wire[..]);
+        while let Some((header, after)) = rest.split_first_chunk::<4>() {
+            let len = u32::from_be_bytes(*header) as usize;
+            assert!(len <= max, "valid wire");
+            let Some(frame) = after.get(..len) else { break };
+            total += black_box(frame).len();
+            rest = &after[len..];
+        }
+    }
+    total
+}
+
 /// Encodes `n` frames into a buffer cleared every 1024 frames; returns the
 /// bytes written.
 #[inline(never)]
@@ -103,9 +140,13 @@ fn run(workload: &str, n: usize) -> usize {
     match workload {
         "decode" => decode(n),
         "decode_slice" => decode_slice(n),
+        "frames" => frames(n),
+        "walker" => walker(n),
         "encode" => encode(n),
         other => {
-            eprintln!("unknown workload {other:?}: use decode, decode_slice or encode");
+            eprintln!(
+                "unknown workload {other:?}: use decode, decode_slice, frames, walker or encode"
+            );
             std::process::exit(2);
         }
     }
@@ -125,6 +166,8 @@ fn main() {
             // Smoke test: each workload does what it says.
             assert_eq!(run("decode", 2 * ROUND), 2 * ROUND * 16);
             assert_eq!(run("decode_slice", 2 * ROUND), 2 * ROUND * 16);
+            assert_eq!(run("frames", 2 * ROUND), 2 * ROUND * 16);
+            assert_eq!(run("walker", 2 * ROUND), 2 * ROUND * 16);
             assert_eq!(run("encode", 3000), 3000 * 20);
             println!("per_frame: workloads checked (run under callgrind for instruction counts)");
         }

@@ -305,7 +305,7 @@ impl<R: Read> FrameReader<R> {
             (header, 0)
         };
         let limit = LARGE_STEP.max(len.saturating_mul(2)) + ahead;
-        let room = (needed + next).min(ONE_READ_MAX).min(limit - len);
+        let room = needed.saturating_add(next).min(ONE_READ_MAX).min(limit - len);
         if self.buf.capacity() - len < room {
             self.buf.reserve(room);
         }

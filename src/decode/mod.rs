@@ -315,6 +315,7 @@ impl FrameDecoder {
     /// ```
     pub fn frames<'d, 'a>(&'d mut self, src: &'a [u8]) -> SliceFrames<'d, 'a> {
         SliceFrames {
+            fast: FastHead::of(&self.codec),
             decoder: self,
             src,
             pos: 0,
@@ -552,6 +553,66 @@ pub struct SliceFrames<'d, 'a> {
     src: &'a [u8],
     pos: usize,
     done: bool,
+    fast: FastHead,
+}
+
+/// The codec's header rules unpacked once per [`FrameDecoder::frames`]
+/// call, for the iterator's fast path: a whole, valid frame at a boundary
+/// with 8 bytes readable at the length field (nearly every frame of a
+/// buffer). Anything else (a short buffer, a bad header, a frame in
+/// progress) takes the decoder's general step.
+#[derive(Debug, Clone, Copy)]
+struct FastHead {
+    offset: usize,
+    header_len: usize,
+    num_skip: usize,
+    /// Big-endian: the field is the top `bits` of a big-endian word (shift
+    /// right by `shift`); little-endian: the bottom ones (mask).
+    big: bool,
+    shift: u32,
+    mask: u64,
+    raw_lo: u64,
+    raw_span: u64,
+    adjustment: u64,
+}
+
+impl FastHead {
+    fn of(codec: &Codec) -> FastHead {
+        let bits = 8 * codec.format.size() as u32; // 8..=64
+        FastHead {
+            offset: codec.offset,
+            header_len: codec.header_len,
+            num_skip: codec.num_skip,
+            big: codec.format.is_big_endian(),
+            shift: 64 - bits,
+            mask: u64::MAX >> (64 - bits),
+            raw_lo: codec.raw_lo,
+            raw_span: codec.raw_span,
+            // Two's complement: `raw - adjustment` wraps to the true length
+            // for every raw value in range (see `Codec::payload_len`).
+            adjustment: codec.adjustment as u64,
+        }
+    }
+
+    /// `(start, end)` of the whole frame at the front of `rest`, if its
+    /// header is valid and all of it is there; `None` otherwise (the
+    /// general step decides). Exactly the general step's `Frame` result.
+    #[inline(always)]
+    fn frame(&self, rest: &[u8]) -> Option<(usize, usize)> {
+        let word = rest.get(self.offset..)?.first_chunk::<8>()?;
+        let raw = if self.big {
+            u64::from_be_bytes(*word) >> self.shift
+        } else {
+            u64::from_le_bytes(*word) & self.mask
+        };
+        if raw.wrapping_sub(self.raw_lo) > self.raw_span {
+            return None;
+        }
+        // Fits usize: the length is at most max_frame_len <= usize::MAX -
+        // header_len.
+        let end = self.header_len + raw.wrapping_sub(self.adjustment) as usize;
+        (end <= rest.len()).then_some((self.num_skip, end))
+    }
 }
 
 impl<'a> SliceFrames<'_, 'a> {
@@ -572,6 +633,13 @@ impl<'a> Iterator for SliceFrames<'_, 'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if self.decoder.state == State::Head && !self.done {
+            let rest = &self.src[self.pos..];
+            if let Some((start, end)) = self.fast.frame(rest) {
+                self.pos += end;
+                return Some(Ok(&rest[start..end]));
+            }
+        }
         while !self.done {
             let rest = &self.src[self.pos..];
             match self.decoder.step(rest) {
