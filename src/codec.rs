@@ -125,6 +125,29 @@ impl Codec {
         }
     }
 
+    /// A codec for the Python `struct` format `format` (`"i"`, `"!I"`,
+    /// `"<H"`, ...) with every other setting at its default: the same as
+    /// `Codec::new(format.parse()?)` and `format.parse::<Codec>()`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::BadFormat`] if `format` is not a one-integer `struct`
+    /// format.
+    ///
+    /// ```
+    /// use lenframe::Codec;
+    ///
+    /// // The tutorials' `struct.pack('i', len(data))`:
+    /// let codec = Codec::from_format("i")?;
+    /// assert_eq!(codec, Codec::new("i".parse()?));
+    /// assert_eq!("<H".parse::<Codec>()?.header_len(), 2);
+    /// assert!(Codec::from_format("ii").is_err());
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn from_format(format: &str) -> Result<Codec> {
+        format.parse::<HeaderFormat>().map(Codec::new)
+    }
+
     /// Starts a builder with every setting at its default.
     pub fn builder() -> CodecBuilder {
         CodecBuilder::default()
@@ -284,6 +307,15 @@ impl Codec {
             return Err(Fault::TooLarge { len, max });
         }
         Ok(len)
+    }
+}
+
+/// `"i".parse::<Codec>()`: [`Codec::from_format`].
+impl core::str::FromStr for Codec {
+    type Err = Error;
+
+    fn from_str(format: &str) -> Result<Codec> {
+        Codec::from_format(format)
     }
 }
 

@@ -35,7 +35,7 @@ impl fmt::Display for FramePart {
 /// | [`Error::Truncated`] | `UnexpectedEof` |
 /// | [`Error::Io`] | the kind of the wrapped error (`WouldBlock`, `TimedOut`, ... pass through) |
 /// | [`Error::WriterPoisoned`] | `BrokenPipe` |
-/// | [`Error::BadFormat`], [`Error::BadConfig`], [`Error::BufferTooSmall`] | `InvalidInput` |
+/// | [`Error::BadFormat`], [`Error::BadConfig`], [`Error::BufferTooSmall`], [`Error::FrameTooLargeToSend`] | `InvalidInput` |
 /// | every other variant | `InvalidData` |
 ///
 /// # Examples
@@ -46,11 +46,22 @@ impl fmt::Display for FramePart {
 /// use lenframe::{Codec, Error};
 ///
 /// let codec = Codec::builder().max_frame_len(4).build()?;
-/// let err = codec.encode_to_vec(b"hello", &mut Vec::new()).unwrap_err();
-/// assert!(matches!(err, Error::FrameTooLarge { len: 5, max: 4 }));
-/// assert_eq!(err.to_string(), "frame of 5 bytes exceeds the maximum of 4 bytes");
+/// let err = codec.encode_to_vec("hello", &mut Vec::new()).unwrap_err();
+/// assert!(matches!(err, Error::FrameTooLargeToSend { len: 5, max: 4 }));
+/// assert_eq!(
+///     err.to_string(),
+///     "cannot send a frame of 5 bytes: the maximum is 4 (Codec::max_frame_len)"
+/// );
 /// let io: std::io::Error = err.into();
-/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidData);
+/// assert_eq!(io.kind(), std::io::ErrorKind::InvalidInput);
+///
+/// // Receiving, the message says what the header's bytes look like.
+/// let mut dec = lenframe::FrameDecoder::default();
+/// let err = dec.decode_slice(b"GET / HTTP/1.1\r\n").unwrap_err();
+/// assert!(matches!(err, Error::FrameTooLarge { len: 1195725856, .. }));
+/// assert!(err.to_string().ends_with(
+///     "(the header bytes are \"GET \": the peer seems to speak HTTP, not length-prefixed frames)"
+/// ));
 /// # Ok(())
 /// # }
 /// # #[cfg(not(feature = "std"))]
@@ -59,18 +70,25 @@ impl fmt::Display for FramePart {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A frame's payload length is over the configured maximum (decoding), or
-    /// a payload to send is longer than the maximum or than the header can
-    /// express (encoding). Lengths count payload bytes, without the header.
-    #[error("frame of {len} bytes exceeds the maximum of {max} bytes")]
+    /// A received frame's header declares a payload length over the
+    /// configured maximum (decoding only; a payload too long to send is
+    /// [`Error::FrameTooLargeToSend`]). Lengths count payload bytes, without
+    /// the header.
+    ///
+    /// The message adds a hint when the value's bytes explain it: what it
+    /// would be in the other byte order if that is within the maximum, or
+    /// that the bytes are text (`"GET "`) or a TLS handshake.
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes{}", crate::diagnose::TooLarge(*.len, *.max))]
     FrameTooLarge {
-        /// The payload length declared by the header, or offered to encode.
+        /// The payload length declared by the header.
         len: u64,
         /// The largest payload length allowed.
         max: u64,
     },
-    /// A signed header format carried a negative length.
-    #[error("negative frame length {value} in header")]
+    /// A signed header format carried a negative length. The message adds
+    /// the value the header would have in the other byte order when that is
+    /// a plausible length.
+    #[error("negative frame length {value} in header{}", crate::diagnose::Negative(*.value))]
     NegativeLength {
         /// The value read from the header.
         value: i64,
@@ -84,8 +102,14 @@ pub enum Error {
         /// The configured length adjustment.
         adjustment: i64,
     },
-    /// The stream ended in the middle of a frame.
-    #[error("stream ended inside a frame {part}: got {got} of {expected} bytes")]
+    /// The stream ended in the middle of a frame. Inside a payload, the
+    /// message adds a hint when the header's bytes explain it: in the other
+    /// byte order the frame would have been complete, or they are text or
+    /// a TLS handshake.
+    #[error(
+        "stream ended inside a frame {part}: got {got} of {expected} bytes{}",
+        crate::diagnose::Cut(*.part, *.got, *.expected)
+    )]
     Truncated {
         /// Whether the header or the payload was cut.
         part: FramePart,
@@ -93,6 +117,17 @@ pub enum Error {
         got: u64,
         /// How many bytes that part should have had.
         expected: u64,
+    },
+    /// A payload to send is longer than [`Codec::max_frame_len`](crate::Codec::max_frame_len)
+    /// (which never exceeds what the header can express; for
+    /// [`FrameWriter::write_frame_from`](crate::FrameWriter::write_frame_from),
+    /// what the header can express). Nothing was written.
+    #[error("cannot send a frame of {len} bytes: the maximum is {max} (Codec::max_frame_len)")]
+    FrameTooLargeToSend {
+        /// The payload length offered to encode.
+        len: u64,
+        /// The largest payload length allowed.
+        max: u64,
     },
     /// A header format string is not a Python `struct` format of one integer.
     #[error("bad header format: {reason}{}", FoundChar(*.found))]
@@ -184,9 +219,10 @@ impl From<Error> for io::Error {
             }
             Error::Truncated { .. } => io::ErrorKind::UnexpectedEof,
             Error::WriterPoisoned => io::ErrorKind::BrokenPipe,
-            Error::BadFormat { .. } | Error::BadConfig { .. } | Error::BufferTooSmall { .. } => {
-                io::ErrorKind::InvalidInput
-            }
+            Error::BadFormat { .. }
+            | Error::BadConfig { .. }
+            | Error::BufferTooSmall { .. }
+            | Error::FrameTooLargeToSend { .. } => io::ErrorKind::InvalidInput,
             _ => io::ErrorKind::InvalidData,
         };
         io::Error::new(kind, err)

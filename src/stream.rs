@@ -112,12 +112,12 @@ impl<W: Write> FrameWriter<W> {
     ///
     /// # Errors
     ///
-    /// [`Error::FrameTooLarge`] if the header cannot express `len` (nothing
+    /// [`Error::FrameTooLargeToSend`] if the header cannot express `len` (nothing
     /// written); [`Error::Io`] with `UnexpectedEof` (source too short) or
     /// `InvalidInput` (source too long), or from either side's I/O;
     /// [`Error::WriterPoisoned`] after an earlier failure.
     ///
-    /// [`Error::FrameTooLarge`]: crate::Error::FrameTooLarge
+    /// [`Error::FrameTooLargeToSend`]: crate::Error::FrameTooLargeToSend
     /// [`Error::Io`]: crate::Error::Io
     /// [`Error::WriterPoisoned`]: crate::Error::WriterPoisoned
     ///

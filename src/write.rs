@@ -124,7 +124,7 @@ impl<W: Write> FrameWriter<W> {
     ///
     /// # Errors
     ///
-    /// [`Error::FrameTooLarge`] / [`Error::AdjustmentOverflow`] if the
+    /// [`Error::FrameTooLargeToSend`] / [`Error::AdjustmentOverflow`] if the
     /// payload cannot be framed (nothing written);
     /// [`Error::WriterPoisoned`] after an earlier hard error; [`Error::Io`]
     /// from the inner writer. A `WouldBlock`/`TimedOut` error means this
@@ -420,7 +420,7 @@ mod tests {
         let mut w = FrameWriter::with_codec(Vec::new(), codec);
         assert!(matches!(
             w.write_frame(b"abcd"),
-            Err(Error::FrameTooLarge { len: 4, max: 3 })
+            Err(Error::FrameTooLargeToSend { len: 4, max: 3 })
         ));
         w.write_frame(b"abc").unwrap();
         assert_eq!(w.into_inner().unwrap(), b"\0\0\0\x03abc");

@@ -503,14 +503,14 @@ fn tokio_util_refuses_top_header_values_with_negative_adjustment() {
         .unwrap();
     assert_eq!(c.max_frame_len(), 254);
     let mut wire = Vec::new();
-    c.encode_to_vec(&[7; 254], &mut wire).unwrap();
+    c.encode_to_vec([7; 254], &mut wire).unwrap();
     assert_eq!(wire[0], 255);
     assert_eq!(lenframe_frames(&c, &wire, 16)[0].len(), 254);
     let mut tokio = tokio_decoder_for(&c);
     assert!(tokio.decode(&mut BytesMut::from(&wire[..])).is_err());
     // One byte less, and both read it.
     let mut wire = Vec::new();
-    c.encode_to_vec(&[7; 253], &mut wire).unwrap();
+    c.encode_to_vec([7; 253], &mut wire).unwrap();
     assert_eq!(tokio_frames(tokio_decoder_for(&c), &wire, 16)[0].len(), 253);
 }
 

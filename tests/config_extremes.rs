@@ -192,7 +192,7 @@ fn check_header(c: &Codec, len: usize) -> Result<(), TestCaseError> {
             // What the header says is what the decoder's check reads back.
             prop_assert_eq!(c.payload_len_of(h).unwrap(), Some(len as u64));
         }
-        (Err("too large"), Err(Error::FrameTooLarge { len: l, max })) => {
+        (Err("too large"), Err(Error::FrameTooLargeToSend { len: l, max })) => {
             prop_assert_eq!(*l, len as u64);
             prop_assert_eq!(*max, c.max_frame_len() as u64);
         }

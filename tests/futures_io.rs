@@ -471,7 +471,7 @@ fn unencodable_frame_is_a_typed_error_and_writes_nothing() {
         let (mut client, server) = pair().await;
         let mut sink = FramedWrite::new(&mut client, FrameCodec::new(c));
         match sink.send(&[0u8; 300][..]).await {
-            Err(Error::FrameTooLarge { len: 300, max: 255 }) => {}
+            Err(Error::FrameTooLargeToSend { len: 300, max: 255 }) => {}
             other => panic!("{other:?}"),
         }
         sink.send(&b"next"[..]).await.unwrap();

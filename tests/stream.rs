@@ -105,7 +105,7 @@ fn streamed_length_must_fit_the_header() {
     let mut w = codec.new_write(Vec::new());
     assert!(matches!(
         w.write_frame_from(70_000, &mut io::repeat(0)),
-        Err(Error::FrameTooLarge {
+        Err(Error::FrameTooLargeToSend {
             len: 70_000,
             max: 65_535
         })

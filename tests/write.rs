@@ -68,7 +68,7 @@ fn too_large_payload_writes_nothing() {
     w.write_frame(b"ok").unwrap();
     let err = w.write_frame([0; 256]).unwrap_err();
     assert!(
-        matches!(err, Error::FrameTooLarge { len: 256, max: 255 }),
+        matches!(err, Error::FrameTooLargeToSend { len: 256, max: 255 }),
         "{err}"
     );
     w.write_frame(b"!").unwrap();

@@ -183,6 +183,19 @@ impl FrameDecoder {
         matches!(err, crate::Error::FrameTooLarge { .. }) && !self.is_failed()
     }
 
+    /// The end of the frame being buffered (header length + payload
+    /// length, counted from the front of the caller's buffer) while the
+    /// decoder waits for the rest of its payload; `None` in any other
+    /// state. For the stall hint of `diagnose::annotate_stall`.
+    #[cfg(feature = "std")]
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn frame_end(&self) -> Option<usize> {
+        match self.state {
+            State::Body { end } => Some(end),
+            _ => None,
+        }
+    }
+
     /// True between frames: no header, payload or discard is in progress.
     pub fn is_at_boundary(&self) -> bool {
         self.state == State::Head
@@ -746,7 +759,13 @@ mod tests {
         10,
         b"\x80\0\0\0\0\0\0\0",
         vec![],
-        Some("negative frame length -9223372036854775808 in header")
+        // 80 00 .. 00 is also 128 written little-endian: the message says so.
+        Some(
+            "negative frame length -9223372036854775808 in header (as an 8-byte length in \
+             the other byte order it would be 128: is the peer using the other byte order? \
+             Python struct.pack('q') is little-endian on x86, struct.pack('!Q') big-endian: \
+             use the same format on both sides)"
+        )
     );
     decodes_to!(
         unsigned_b,

@@ -18,12 +18,18 @@ impl Codec {
     ///
     /// ```
     /// let mut buf = bytes::BytesMut::new();
-    /// lenframe::Codec::default().encode(b"hi", &mut buf)?;
+    /// lenframe::Codec::default().encode("hi", &mut buf)?;
     /// assert_eq!(&buf[..], b"\0\0\0\x02hi");
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     #[inline]
-    pub fn encode(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
+    pub fn encode(&self, payload: impl AsRef<[u8]>, dst: &mut BytesMut) -> Result<()> {
+        self.encode_slice(payload.as_ref(), dst)
+    }
+
+    /// The body of [`encode`](Self::encode), not generic.
+    #[inline]
+    fn encode_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
         let field = self.length_field(payload.len())?;
         // Room for a whole 8-byte word: writing it and trimming is one
         // fixed-size store instead of a variable-length copy. No overflow: a
@@ -47,12 +53,19 @@ impl Codec {
     /// ```
     /// let codec = lenframe::Codec::new("i".parse()?);
     /// let mut v = Vec::new();
-    /// codec.encode_to_vec(b"abc", &mut v)?;
+    /// codec.encode_to_vec("abc", &mut v)?;
     /// assert_eq!(v, [3i32.to_ne_bytes().as_slice(), b"abc"].concat());
+    /// codec.encode_to_vec(String::from("de"), &mut v)?; // any AsRef<[u8]>
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     #[inline]
-    pub fn encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
+    pub fn encode_to_vec(&self, payload: impl AsRef<[u8]>, dst: &mut Vec<u8>) -> Result<()> {
+        self.encode_slice_to_vec(payload.as_ref(), dst)
+    }
+
+    /// The body of [`encode_to_vec`](Self::encode_to_vec), not generic.
+    #[inline]
+    fn encode_slice_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
         let field = self.length_field(payload.len())?;
         // As in `encode`: a slice is at most isize::MAX bytes, no overflow.
         dst.reserve(self.header_len + 8 + payload.len());

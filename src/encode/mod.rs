@@ -42,7 +42,7 @@ impl Codec {
     ///
     /// # Errors
     ///
-    /// [`Error::FrameTooLarge`] if `payload_len` is over
+    /// [`Error::FrameTooLargeToSend`] if `payload_len` is over
     /// [`max_frame_len`](Codec::max_frame_len) (which never exceeds what the
     /// header can express); [`Error::AdjustmentOverflow`] if a negative
     /// adjustment would make the header value negative.
@@ -78,13 +78,19 @@ impl Codec {
     /// ```
     /// let codec = lenframe::Codec::new("<H".parse()?);
     /// let mut tx = [0u8; 16];
-    /// let n = codec.encode_to_slice(b"pong", &mut tx)?;
+    /// let n = codec.encode_to_slice("pong", &mut tx)?;
     /// assert_eq!(&tx[..n], b"\x04\x00pong");
-    /// assert!(codec.encode_to_slice(&[0; 15], &mut tx).is_err()); // 17 bytes
+    /// assert!(codec.encode_to_slice([0; 15], &mut tx).is_err()); // 17 bytes
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     #[inline]
-    pub fn encode_to_slice(&self, payload: &[u8], dst: &mut [u8]) -> Result<usize> {
+    pub fn encode_to_slice(&self, payload: impl AsRef<[u8]>, dst: &mut [u8]) -> Result<usize> {
+        self.encode_slice_to_slice(payload.as_ref(), dst)
+    }
+
+    /// The body of [`encode_to_slice`](Self::encode_to_slice), not generic.
+    #[inline]
+    fn encode_slice_to_slice(&self, payload: &[u8], dst: &mut [u8]) -> Result<usize> {
         let header = self.header(payload.len())?;
         // No overflow: a slice holds at most isize::MAX bytes, a header 64.
         let total = header.len() + payload.len();
@@ -122,7 +128,7 @@ impl Codec {
     #[cold]
     fn unencodable(&self, payload_len: usize) -> Error {
         if payload_len > self.max_frame_len {
-            Error::FrameTooLarge {
+            Error::FrameTooLargeToSend {
                 len: payload_len as u64,
                 max: self.max_frame_len as u64,
             }
@@ -174,14 +180,14 @@ mod tests {
             let c = codec(f);
             assert!(c.header(max).is_ok(), "{f}");
             let mut v = b"keep".to_vec();
-            let err = c.encode_to_vec(&vec![0; max + 1], &mut v).unwrap_err();
+            let err = c.encode_to_vec(vec![0; max + 1], &mut v).unwrap_err();
             assert!(
-                matches!(err, Error::FrameTooLarge { len, max: m } if len == max as u64 + 1 && m == max as u64),
+                matches!(err, Error::FrameTooLargeToSend { len, max: m } if len == max as u64 + 1 && m == max as u64),
                 "{f}: {err}"
             );
             assert_eq!(v, b"keep");
             let mut b = BytesMut::from(&b"keep"[..]);
-            assert!(c.encode(&vec![0; max + 1], &mut b).is_err());
+            assert!(c.encode(vec![0; max + 1], &mut b).is_err());
             assert_eq!(&b[..], b"keep");
         }
     }
@@ -206,7 +212,7 @@ mod tests {
         let mut tx = [0xaa; 16];
         assert!(matches!(
             c.encode_to_slice(b"abc", &mut tx),
-            Err(Error::FrameTooLarge { len: 3, max: 2 })
+            Err(Error::FrameTooLargeToSend { len: 3, max: 2 })
         ));
         assert_eq!(tx, [0xaa; 16]);
         let mut v = Vec::new();

@@ -280,7 +280,7 @@ pub fn round_trip(data: &[u8]) {
         assert_eq!(a.is_ok(), b.is_ok());
         match a {
             Ok(()) => sent.push(p.clone()),
-            Err(Error::FrameTooLarge { len, max }) => {
+            Err(Error::FrameTooLargeToSend { len, max }) => {
                 assert_eq!(len, p.len() as u64);
                 assert!(len > max);
             }

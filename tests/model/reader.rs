@@ -481,6 +481,7 @@ pub fn count_fault(f: Fault, fatal: bool) {
             assert!(fatal);
             C::ev_too_large_fatal
         }
+        Fault::TooLargeToSend { .. } => unreachable!("an encoding fault while decoding"),
         Fault::Negative { .. } => C::ev_negative,
         Fault::Adjustment { .. } => C::ev_adjustment,
         Fault::Truncated {

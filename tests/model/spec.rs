@@ -38,6 +38,11 @@ pub enum Fault {
         len: u64,
         max: u64,
     },
+    /// Encoding: a payload over the limit (`Error::FrameTooLargeToSend`).
+    TooLargeToSend {
+        len: u64,
+        max: u64,
+    },
     Negative {
         value: i64,
     },
@@ -57,6 +62,9 @@ impl Fault {
     pub fn is(&self, e: &Error) -> bool {
         match (*self, e) {
             (Fault::TooLarge { len, max }, Error::FrameTooLarge { len: l, max: m }) => {
+                (len, max) == (*l, *m)
+            }
+            (Fault::TooLargeToSend { len, max }, Error::FrameTooLargeToSend { len: l, max: m }) => {
                 (len, max) == (*l, *m)
             }
             (Fault::Negative { value }, Error::NegativeLength { value: v }) => value == *v,

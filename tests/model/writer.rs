@@ -241,7 +241,7 @@ impl Run<'_, '_> {
             h
         });
         let refusal = if len as u64 > max {
-            Some(Fault::TooLarge {
+            Some(Fault::TooLargeToSend {
                 len: len as u64,
                 max,
             })
@@ -312,7 +312,7 @@ impl Run<'_, '_> {
             h
         });
         let refusal = if len > limit {
-            Some(Fault::TooLarge { len, max: limit })
+            Some(Fault::TooLargeToSend { len, max: limit })
         } else if frame.is_none() {
             Some(Fault::Adjustment {
                 value: len,
