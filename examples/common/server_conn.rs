@@ -1,0 +1,515 @@
+//! One connection of the event-loop echo server, as a state: the sans-IO
+//! [`FrameDecoder`] over the bytes read, and the encoded echoes not yet
+//! written. It does no waiting: [`Conn::drive`] reads and writes until the
+//! socket would block (or a budget says stop) and returns.
+//!
+//! Frames cross in batches. Whatever one `read()` brought in (up to the
+//! worker's read buffer) is decoded where it lies, and the echoes of all
+//! its complete frames are encoded into one buffer and written with one
+//! `write()`. Only what the socket does not take at once is kept, in the
+//! connection's own `out`; only the incomplete frame at the end of a read
+//! is kept, in `partial`. An idle connection holds no buffer at all.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use lenframe::{ByteOrder, Codec, Error, FrameDecoder, HeaderFormat};
+use mio::net::TcpStream;
+
+/// Capacity a buffer may keep while its connection is idle (nothing
+/// pending, nothing more to read); a larger one is freed then, so memory
+/// goes back after large frames.
+const KEEP: usize = 16 * 1024;
+/// Capacity a drained buffer may keep while its connection is busy.
+const KEEP_BUSY: usize = 1024 * 1024;
+/// A frame begun by one read and finished by later ones gets a buffer of
+/// its whole size at once up to this size (no regrowth for each read);
+/// larger ones grow with the bytes that actually arrive.
+const RESERVE_WHOLE: usize = 256 * 1024;
+
+/// Buffers one worker thread lends to all its connections in turn.
+pub struct Scratch {
+    /// Where every `read()` lands.
+    read: Vec<u8>,
+    /// Where the echoes of one read are encoded, when none are pending.
+    echo: Vec<u8>,
+}
+
+impl Scratch {
+    /// Reads of up to `read_size` bytes.
+    pub fn new(read_size: usize) -> Scratch {
+        Scratch {
+            read: vec![0; read_size],
+            echo: Vec::with_capacity(read_size + read_size / 2),
+        }
+    }
+}
+
+impl Scratch {
+    /// Frees an echo buffer that one huge frame grew.
+    fn trim(&mut self) {
+        if self.echo.capacity() > 4 * self.read.len() {
+            self.echo = Vec::with_capacity(self.read.len() + self.read.len() / 2);
+        }
+    }
+}
+
+/// Bytes buffered over all connections, against `--max-memory`.
+pub struct Memory {
+    used: AtomicUsize,
+    max: usize,
+}
+
+impl Memory {
+    pub fn new(max: usize) -> Memory {
+        Memory {
+            used: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    /// True while the buffered bytes are under the budget.
+    pub fn has_room(&self) -> bool {
+        self.used.load(Ordering::Relaxed) < self.max
+    }
+
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn adjust(&self, was: usize, now: usize) {
+        if now > was {
+            self.used.fetch_add(now - was, Ordering::Relaxed);
+        } else if was > now {
+            self.used.fetch_sub(was - now, Ordering::Relaxed);
+        }
+    }
+}
+
+/// What a connection is doing after [`Conn::drive`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Waiting for the socket (or for room in a budget).
+    Open,
+    /// The peer closed its side and every echo is written: close it.
+    Done,
+}
+
+/// Why the connection was not read, the last time it could have been.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Paused {
+    /// Reading until the socket would block.
+    No,
+    /// `--conn-budget` of echoes pending: waits for the peer to read.
+    Budget,
+    /// `--max-memory` reached: waits for memory to free.
+    Memory,
+}
+
+/// One connection.
+pub struct Conn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    decoder: FrameDecoder,
+    /// The start of an incomplete frame (a frame boundary first).
+    partial: Vec<u8>,
+    /// Echoes not yet written: `out[sent..]`.
+    out: Vec<u8>,
+    sent: usize,
+    /// Edge-triggered readiness: true until an operation would block.
+    pub readable: bool,
+    pub writable: bool,
+    /// The peer has closed its side.
+    eof: bool,
+    pub paused: Paused,
+    /// Frames and payload bytes whose echoes were written in full.
+    pub frames: u64,
+    pub bytes: u64,
+    /// Frames and payload bytes whose echoes are (partly) in `out`.
+    pending_frames: u64,
+    pending_bytes: u64,
+    /// When bytes last came in (or the connection last paused itself).
+    pub last_read: Instant,
+    /// A stall notice has been logged (once per connection).
+    pub stall_noted: bool,
+    /// Buffer capacity counted in [`Memory`].
+    held: usize,
+}
+
+/// Frames and payload bytes echoed by one batch.
+#[derive(Default)]
+struct Tally {
+    frames: u64,
+    bytes: u64,
+}
+
+impl Conn {
+    pub fn new(stream: TcpStream, peer: SocketAddr, codec: Codec) -> Conn {
+        Conn {
+            stream,
+            peer,
+            decoder: codec.new_decoder(),
+            partial: Vec::new(),
+            out: Vec::new(),
+            sent: 0,
+            readable: true,
+            writable: true,
+            eof: false,
+            paused: Paused::No,
+            frames: 0,
+            bytes: 0,
+            pending_frames: 0,
+            pending_bytes: 0,
+            last_read: Instant::now(),
+            stall_noted: false,
+            held: 0,
+        }
+    }
+
+    /// Bytes of echoes waiting for the peer.
+    pub fn pending(&self) -> usize {
+        self.out.len() - self.sent
+    }
+
+    /// Nothing to write, nothing more to read now: at shutdown, the
+    /// connection can be closed without losing an echo.
+    pub fn is_quiet(&self) -> bool {
+        self.pending() == 0 && (!self.readable || self.eof)
+    }
+
+    /// In the middle of a frame, waiting for the peer to send the rest.
+    pub fn is_stalled(&self) -> bool {
+        !self.readable
+            && !self.eof
+            && self.paused == Paused::No
+            && (!self.partial.is_empty() || !self.decoder.is_at_boundary())
+    }
+
+    /// The server's hint for a connection stalled mid-frame, if the bytes
+    /// read in the other byte order would make a complete frame.
+    pub fn stall_hint(&self) -> Option<String> {
+        byte_order_hint(
+            self.decoder.codec(),
+            &self.partial,
+            Some(self.partial.len()),
+        )
+    }
+
+    /// Reads, decodes, echoes and writes until the socket would block, the
+    /// peer has closed and every echo is out, or a budget says stop. An
+    /// error is the message for the one stderr line (the connection is
+    /// done for).
+    pub fn drive(
+        &mut self,
+        scratch: &mut Scratch,
+        memory: &Memory,
+        budget: usize,
+    ) -> Result<Status, String> {
+        let result = self.run(scratch, memory, budget);
+        self.account(memory);
+        result
+    }
+
+    fn run(
+        &mut self,
+        scratch: &mut Scratch,
+        memory: &Memory,
+        budget: usize,
+    ) -> Result<Status, String> {
+        loop {
+            self.flush()?;
+            if !self.readable || self.eof {
+                break;
+            }
+            self.paused = if self.pending() >= budget {
+                Paused::Budget
+            } else if !memory.has_room() {
+                Paused::Memory
+            } else {
+                Paused::No
+            };
+            if self.paused != Paused::No {
+                self.last_read = Instant::now();
+                break;
+            }
+            match (&self.stream).read(&mut scratch.read) {
+                Ok(0) => self.end_of_input()?,
+                Ok(n) => {
+                    self.last_read = Instant::now();
+                    self.take(&scratch.read[..n], &mut scratch.echo)?;
+                    self.account(memory);
+                    scratch.trim();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    self.readable = false;
+                    self.release_idle();
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from(e).to_string()),
+            }
+        }
+        Ok(if self.eof && self.pending() == 0 {
+            Status::Done
+        } else {
+            Status::Open
+        })
+    }
+
+    /// The peer closed its side: fine between frames, an error inside one.
+    fn end_of_input(&mut self) -> Result<(), String> {
+        self.eof = true;
+        self.decoder.end_of_stream(&self.partial).map_err(|e| {
+            let hint = byte_order_hint(
+                self.decoder.codec(),
+                &self.partial,
+                Some(self.partial.len()),
+            );
+            format!("{e}{}", hint.unwrap_or_default())
+        })
+    }
+
+    /// Decodes the bytes of one read and echoes its frames as one batch.
+    fn take(&mut self, data: &[u8], echo: &mut Vec<u8>) -> Result<(), String> {
+        let mut tally = Tally::default();
+        if self.pending() > 0 {
+            // Echoes are waiting: these go behind them.
+            if self.sent >= self.out.len() / 2 {
+                self.out.drain(..self.sent);
+                self.sent = 0;
+            }
+            decode(
+                &mut self.decoder,
+                &mut self.partial,
+                data,
+                &mut self.out,
+                &mut tally,
+            )?;
+            self.pending_frames += tally.frames;
+            self.pending_bytes += tally.bytes;
+            return Ok(());
+        }
+        echo.clear();
+        decode(&mut self.decoder, &mut self.partial, data, echo, &mut tally)?;
+        let written = self.write_some(echo)?;
+        if written == echo.len() {
+            self.frames += tally.frames;
+            self.bytes += tally.bytes;
+        } else {
+            // Keep what the socket did not take.
+            self.out.clear();
+            self.out.extend_from_slice(&echo[written..]);
+            self.sent = 0;
+            self.pending_frames = tally.frames;
+            self.pending_bytes = tally.bytes;
+        }
+        Ok(())
+    }
+
+    /// Writes `out[sent..]` until done or the socket would block.
+    fn flush(&mut self) -> Result<(), String> {
+        if self.pending() == 0 {
+            return Ok(());
+        }
+        let out = std::mem::take(&mut self.out);
+        let written = self.write_some(&out[self.sent..]);
+        self.out = out;
+        self.sent += written?;
+        if self.sent == self.out.len() {
+            self.out.clear();
+            self.sent = 0;
+            self.frames += std::mem::take(&mut self.pending_frames);
+            self.bytes += std::mem::take(&mut self.pending_bytes);
+            if self.out.capacity() > KEEP_BUSY {
+                self.out = Vec::new();
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes as much of `data` as the socket takes now.
+    fn write_some(&mut self, data: &[u8]) -> Result<usize, String> {
+        let mut done = 0;
+        while self.writable && done < data.len() {
+            match (&self.stream).write(&data[done..]) {
+                Ok(0) => return Err("i/o error: the socket took no bytes".into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from(e).to_string()),
+            }
+        }
+        Ok(done)
+    }
+
+    /// Nothing more to read now: frees buffers that are empty and large.
+    fn release_idle(&mut self) {
+        if self.partial.is_empty() && self.partial.capacity() > KEEP {
+            self.partial = Vec::new();
+        }
+        if self.pending() == 0 && self.out.capacity() > KEEP {
+            self.out = Vec::new();
+            self.sent = 0;
+        }
+    }
+
+    /// Reports this connection's buffers to the global count.
+    fn account(&mut self, memory: &Memory) {
+        let now = self.partial.capacity() + self.out.capacity();
+        memory.adjust(self.held, now);
+        self.held = now;
+    }
+
+    /// Gives the buffers back (the connection is closing).
+    pub fn release(&mut self, memory: &Memory) {
+        self.partial = Vec::new();
+        self.out = Vec::new();
+        self.sent = 0;
+        self.account(memory);
+    }
+}
+
+/// Decodes `data` (after what `partial` holds) and encodes the echo of
+/// every complete frame into `out`; keeps the incomplete rest in `partial`.
+fn decode(
+    decoder: &mut FrameDecoder,
+    partial: &mut Vec<u8>,
+    mut data: &[u8],
+    out: &mut Vec<u8>,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    // Finish the frame begun by an earlier read, taking from `data` only
+    // the bytes it still needs.
+    while !partial.is_empty() {
+        let used = echo_frames(decoder, partial, out, tally)?;
+        partial.drain(..used);
+        if partial.is_empty() {
+            break;
+        }
+        if data.is_empty() {
+            return Ok(());
+        }
+        let take = decoder.needed(partial.len()).clamp(1, data.len());
+        partial.extend_from_slice(&data[..take]);
+        data = &data[take..];
+    }
+    // The rest is decoded where it lies.
+    let used = echo_frames(decoder, data, out, tally)?;
+    let rest = &data[used..];
+    if !rest.is_empty() {
+        let whole = rest.len() + decoder.needed(rest.len());
+        if whole <= RESERVE_WHOLE {
+            partial.reserve_exact(whole);
+        }
+        partial.extend_from_slice(rest);
+    }
+    Ok(())
+}
+
+/// Echoes every complete frame at the front of `src` into `out`; returns
+/// the bytes used.
+fn echo_frames(
+    decoder: &mut FrameDecoder,
+    src: &[u8],
+    out: &mut Vec<u8>,
+    tally: &mut Tally,
+) -> Result<usize, String> {
+    let codec = *decoder.codec();
+    let mut frames = decoder.frames(src);
+    while let Some(frame) = frames.next() {
+        let payload = frame.map_err(|e| rejected(&codec, &e, frames.remainder()))?;
+        codec
+            .encode_to_vec(payload, out)
+            .map_err(|e| e.to_string())?;
+        tally.frames += 1;
+        tally.bytes += payload.len() as u64;
+    }
+    Ok(frames.consumed())
+}
+
+/// The stderr message for a rejected header: the error's Display, and the
+/// server's own hint when the other byte order explains the bytes.
+#[cold]
+fn rejected(codec: &Codec, error: &Error, header: &[u8]) -> String {
+    let hint = match error {
+        Error::FrameTooLarge { .. } | Error::NegativeLength { .. } => {
+            byte_order_hint(codec, header, None)
+        }
+        _ => None,
+    };
+    format!("{error}{}", hint.unwrap_or_default())
+}
+
+/// If `bytes` start with a header that, read in the other byte order,
+/// gives a length this server accepts (and, with `complete_within`, a frame
+/// complete within that many bytes), which `--header` the peer needs: e.g.
+/// `; this server reads !I headers (big-endian); read little-endian this
+/// one says 5: a Python struct.pack('i') peer needs --header i`.
+pub fn byte_order_hint(
+    codec: &Codec,
+    bytes: &[u8],
+    complete_within: Option<usize>,
+) -> Option<String> {
+    let ours = codec.format();
+    let size = ours.size();
+    let start = codec.length_field_offset();
+    let field = bytes.get(start..start + size)?;
+    if size == 1 {
+        return None; // one byte has no byte order
+    }
+    let (order, name) = if ours.is_big_endian() {
+        (ByteOrder::Little, "little-endian")
+    } else {
+        (ByteOrder::Big, "big-endian")
+    };
+    let theirs = HeaderFormat::new(order, code_of_size(size, ours.is_signed())).ok()?;
+    let value = theirs.decode(field).ok()?;
+    let len = i128::from(value) - i128::from(codec.length_adjustment());
+    if len < 0 || len > codec.max_frame_len() as i128 {
+        return None;
+    }
+    if let Some(buffered) = complete_within {
+        if codec.header_len() as i128 + len > buffered as i128 {
+            return None;
+        }
+    }
+    let ours_name = if ours.is_big_endian() {
+        "big-endian"
+    } else {
+        "little-endian"
+    };
+    let flag = peer_format(order, size, ours.code());
+    Some(format!(
+        "; this server reads {ours} headers ({ours_name}); read {name} this one says {len}: \
+         a Python struct.pack('{flag}') peer needs --header {flag}"
+    ))
+}
+
+/// The integer code of `size` bytes (standard sizes).
+fn code_of_size(size: usize, signed: bool) -> char {
+    let code = match size {
+        2 => 'h',
+        4 => 'i',
+        _ => 'q',
+    };
+    if signed {
+        code
+    } else {
+        code.to_ascii_uppercase()
+    }
+}
+
+/// The format a peer of that byte order most likely packs with: the
+/// tutorials' native `i` for little-endian 4-byte headers (on a
+/// little-endian machine), network order `!` for big-endian ones.
+fn peer_format(order: ByteOrder, size: usize, code: char) -> String {
+    let native_little = cfg!(target_endian = "little");
+    match (order, size) {
+        (ByteOrder::Little, 4) if native_little => "i".into(),
+        (ByteOrder::Little, _) if native_little && !matches!(code, 'l' | 'L') => code.to_string(),
+        (ByteOrder::Little, _) => format!("<{}", code_of_size(size, code.is_ascii_lowercase())),
+        (_, 4) => "!I".into(),
+        _ => format!("!{}", code_of_size(size, code.is_ascii_lowercase())),
+    }
+}
