@@ -37,7 +37,7 @@ fn wire() -> Vec<u8> {
     let mut out = Vec::with_capacity(ROUND * 20);
     for _ in 0..ROUND {
         codec
-            .encode_to_vec(&PAYLOAD, &mut out)
+            .encode_to_vec(PAYLOAD, &mut out)
             .expect("16 bytes fit");
     }
     out

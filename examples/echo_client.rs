@@ -222,7 +222,7 @@ fn burst(stream: TcpStream, config: &Config, n: usize) -> Result<(), String> {
     for i in 0..n {
         config
             .codec
-            .encode_to_vec(&burst_frame(i, config.size), &mut wire)
+            .encode_to_vec(burst_frame(i, config.size), &mut wire)
             .map_err(|e| e.to_string())?;
     }
     // Read replies concurrently so a big burst cannot fill both directions.

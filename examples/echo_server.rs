@@ -457,7 +457,7 @@ impl Reason {
         match self {
             Reason::PeerClosed => "peer closed",
             Reason::IdleTimeout => "idle timeout",
-            Reason::Error => "error (see stderr)",
+            Reason::Error => "error, see stderr",
             Reason::Shutdown => "shutdown",
         }
     }

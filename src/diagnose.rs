@@ -311,15 +311,11 @@ impl fmt::Display for Cut {
     }
 }
 
-// Until FrameReader's fill path calls it, only the tests do: the lead
-// removes the two `allow`s (here and on `FrameDecoder::frame_end`) when
-// wiring it in.
+// FrameReader's fill path (and so `Framed`) calls it on every failed read.
 #[cfg(feature = "std")]
-#[allow(unused_imports)]
 pub(crate) use stall::annotate_stall;
 
 #[cfg(feature = "std")]
-#[cfg_attr(not(test), allow(dead_code))]
 mod stall {
     use std::error::Error as StdError;
     use std::fmt;
@@ -422,6 +418,9 @@ mod stall {
             io::ErrorKind::WouldBlock => false,
             _ => return err,
         };
+        if err.get_ref().is_some_and(|inner| inner.is::<StallHint>()) {
+            return err; // already says it
+        }
         let Some(end) = decoder.frame_end() else {
             return err;
         };

@@ -278,11 +278,13 @@ impl<R: Read> FrameReader<R> {
         if needed < DIRECT_MIN && self.buf.capacity() > self.idle_capacity {
             self.shrink_if_drained();
         }
-        if needed < DIRECT_MIN && !self.large_frames {
+        let read = if needed < DIRECT_MIN && !self.large_frames {
             self.fill_small(needed)
         } else {
             self.fill_rest(needed)
-        }
+        };
+        // A stall inside a frame that the other byte order explains says so.
+        read.map_err(|e| crate::diagnose::annotate_stall(&self.decoder, &self.buf, e))
     }
 
     /// One `read()` for the rest of a frame, the header after it and, when
@@ -305,7 +307,10 @@ impl<R: Read> FrameReader<R> {
             (header, 0)
         };
         let limit = LARGE_STEP.max(len.saturating_mul(2)) + ahead;
-        let room = needed.saturating_add(next).min(ONE_READ_MAX).min(limit - len);
+        let room = needed
+            .saturating_add(next)
+            .min(ONE_READ_MAX)
+            .min(limit - len);
         if self.buf.capacity() - len < room {
             self.buf.reserve(room);
         }

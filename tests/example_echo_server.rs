@@ -191,7 +191,7 @@ fn connect_and_disconnect_lines() {
     assert_eq!(server.line(), format!("connected {peer}"));
     let mut w = FrameWriter::new(&s);
     for _ in 0..10 {
-        w.write_frame(&[7u8; 16]).unwrap();
+        w.write_frame([7u8; 16]).unwrap();
     }
     w.flush().unwrap();
     let mut r = FrameReader::new(&s);
@@ -211,7 +211,7 @@ fn connect_and_disconnect_lines() {
     assert_eq!(server.line_with(&peer), format!("connected {peer}"));
     assert_eq!(
         server.line_with(&peer),
-        format!("disconnected {peer}: 0 frames, 0 bytes echoed (error (see stderr))")
+        format!("disconnected {peer}: 0 frames, 0 bytes echoed (error, see stderr)")
     );
     assert!(server.stderr_line(&peer).contains("exceeds the maximum"));
 }
@@ -238,13 +238,13 @@ fn sigint_delivers_echoes_in_flight_then_exits() {
     let n = 600_000u32;
     let mut w = FrameWriter::new(&s);
     // One round trip first, so the connection is being served.
-    w.write_frame(&u32::MAX.to_be_bytes()).unwrap();
+    w.write_frame(u32::MAX.to_be_bytes()).unwrap();
     w.flush().unwrap();
     let mut r = FrameReader::new(&s);
     assert_eq!(r.read_frame().unwrap().unwrap(), u32::MAX.to_be_bytes()[..]);
     // 600 000 frames (7.2 MB, within the budget), none of their echoes read yet.
     for i in 0..n {
-        w.write_frame(&[i.to_be_bytes(), [0xEE; 4]].concat())
+        w.write_frame([i.to_be_bytes(), [0xEE; 4]].concat())
             .unwrap();
     }
     w.flush().unwrap();
@@ -385,7 +385,7 @@ fn past_the_budget_the_server_stops_reading() {
     let frame = {
         let mut wire = Vec::new();
         Codec::default()
-            .encode_to_vec(&vec![0x5A; 65_532], &mut wire)
+            .encode_to_vec(vec![0x5A; 65_532], &mut wire)
             .unwrap();
         wire
     };
@@ -500,7 +500,7 @@ fn flood_under_a_low_open_file_limit_is_refused_not_fatal() {
 /// Writes one 4-byte frame and flushes.
 fn send_one(s: &TcpStream, i: u32) -> lenframe::Result<()> {
     let mut w = FrameWriter::new(s);
-    w.write_frame(&i.to_be_bytes())?;
+    w.write_frame(i.to_be_bytes())?;
     w.flush()
 }
 

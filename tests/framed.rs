@@ -350,3 +350,35 @@ fn peer_that_stops_reading_does_not_hide_its_last_frames() {
     assert_eq!(conn.recv().unwrap().as_deref(), Some(&b"last words"[..]));
     assert_eq!(conn.recv().unwrap(), None);
 }
+
+/// The tutorials' client sends `struct.pack('i', 256)` (little-endian) and
+/// 256 bytes to a default (`!I`) reader, which reads a length of 65 536 and
+/// waits. The read timeout's error keeps its kind (retryable) and says why.
+#[test]
+fn a_stall_the_other_byte_order_explains_says_so() {
+    let (client, mut server) = pair();
+    let mut wire = 256u32.to_le_bytes().to_vec();
+    wire.extend_from_slice(&[b'x'; 256]);
+    server.write_all(&wire).unwrap();
+    let mut conn = Framed::new(&client);
+    conn.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let err = conn.recv().unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    assert!(msg.contains("256 of 65536"), "{msg}");
+    assert!(msg.contains("little-endian"), "{msg}");
+    // A frame that is merely slow gets no hint.
+    let (client, mut server) = pair();
+    server.write_all(b"\0\0\x01\0partial").unwrap();
+    let mut conn = Framed::new(&client);
+    conn.get_ref()
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let err = conn.recv().unwrap_err();
+    assert!(err.is_retryable(), "{err}");
+    assert!(!err.to_string().contains("byte order"), "{err}");
+    assert!(!err.to_string().contains("endian"), "{err}");
+}

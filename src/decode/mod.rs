@@ -188,7 +188,6 @@ impl FrameDecoder {
     /// decoder waits for the rest of its payload; `None` in any other
     /// state. For the stall hint of `diagnose::annotate_stall`.
     #[cfg(feature = "std")]
-    #[cfg_attr(not(test), allow(dead_code))]
     pub(crate) fn frame_end(&self) -> Option<usize> {
         match self.state {
             State::Body { end } => Some(end),
