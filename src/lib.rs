@@ -574,3 +574,9 @@ pub use write::FrameWriter;
 #[cfg(all(doctest, feature = "tokio", feature = "futures-io"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
+
+/// The Chinese guide's examples (README.zh-CN.md), compiled and run as
+/// doctests like the README's.
+#[cfg(all(doctest, feature = "std"))]
+#[doc = include_str!("../README.zh-CN.md")]
+pub struct ReadmeZhCnDoctests;
