@@ -1,7 +1,8 @@
 //! One model, every entry point: lenframe's readers, decoder faces, async
-//! codecs (tokio-util and asynchronous-codec), encoders and writer, driven through random interleavings of their calls
-//! and compared with a reference model of the framing written from the
-//! wire format (see `tests/model/check.rs`).
+//! codecs (tokio-util and asynchronous-codec), encoders, writer and
+//! `Framed` duplex stream, driven through random interleavings of their
+//! calls and compared with a reference model of the framing written from
+//! the wire format (see `tests/model/check.rs`).
 //!
 //! The same check runs as the `model` fuzz target; its corpus is replayed
 //! by `tests/fuzz_replay.rs`. A failing case here prints its bytes: saved

@@ -2,8 +2,8 @@
 //! (`spec`), and a differential check that drives lenframe's real types
 //! through random interleavings of every public reading call (the
 //! `FrameReader` calls and the `PayloadReader`, every `FrameDecoder` face,
-//! the tokio codec) and the writing side, comparing each result with the
-//! model.
+//! the tokio codec), the writing side, and `Framed` (both at once over one
+//! duplex stream), comparing each result with the model.
 //!
 //! Shared by `tests/model.rs` (proptest and a fixed-seed coverage run),
 //! `tests/fuzz_replay.rs` (the corpus) and the `model` fuzz target, which
@@ -15,6 +15,7 @@ pub mod coverage;
 mod decoder;
 pub mod dice;
 mod draw;
+mod framed;
 mod reader;
 mod source;
 pub mod spec;
@@ -25,9 +26,9 @@ use dice::Dice;
 use lenframe::Oversize;
 
 /// The whole check, driven by `data`: a configuration and an input drawn
-/// from it, then the reader, the decoder faces (and the tokio codec) and
-/// the writer each run one random sequence against the model. Panics on
-/// any disagreement.
+/// from it, then the reader, the decoder faces (and the async codecs),
+/// the writer and a `Framed` stream each run one random sequence against
+/// the model. Panics on any disagreement.
 pub fn check(data: &[u8]) {
     let mut d = Dice::new(data);
     let Some(codec) = draw::codec(&mut d) else {
@@ -54,6 +55,7 @@ pub fn check(data: &[u8]) {
     #[cfg(feature = "futures-io")]
     decoder::run_futures_io(&codec, &wire, &mut d);
     writer::run(&codec, &wire, &mut d);
+    framed::run(&codec, &wire, &mut d);
 }
 
 /// The bytes of a seeded run, for the fixed-seed coverage test.

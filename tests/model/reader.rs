@@ -4,26 +4,61 @@
 //! result compared with the model.
 
 use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::rc::Rc;
 
-use lenframe::{Codec, Error, FramePart, FrameReader, PayloadReader};
+use bytes::Bytes;
+use lenframe::{Codec, Error, FrameDecoder, FramePart, FrameReader, Framed, PayloadReader};
 
 use super::coverage::{hit, C};
 use super::dice::Dice;
 use super::source::{Log, Source};
 use super::spec::{Cursor, Ev, Fault, Limit, Phase, Wire};
 
+/// The reading side of a handle the model drives: a [`FrameReader`] over
+/// any reader, or a [`Framed`] stream.
+pub trait View {
+    fn buffer(&self) -> &[u8];
+    fn decoder(&self) -> &FrameDecoder;
+}
+
+impl<R: Read> View for FrameReader<R> {
+    fn buffer(&self) -> &[u8] {
+        FrameReader::buffer(self)
+    }
+    fn decoder(&self) -> &FrameDecoder {
+        FrameReader::decoder(self)
+    }
+}
+
+impl<S: Read + Write> View for Framed<S> {
+    fn buffer(&self) -> &[u8] {
+        self.read_buffer()
+    }
+    fn decoder(&self) -> &FrameDecoder {
+        Framed::decoder(self)
+    }
+}
+
+/// A hard error of the writing side, which a [`Framed`] stream returns
+/// from the read whose flush met it.
+pub fn is_write_error(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionReset | io::ErrorKind::WriteZero
+    )
+}
+
 /// What a reading call returned, owned.
 #[derive(Debug)]
-enum Got {
+pub enum Got {
     Frame(Vec<u8>),
     End,
     Err(Error),
 }
 
 impl Got {
-    fn of<T: AsRef<[u8]>>(r: lenframe::Result<Option<T>>) -> Got {
+    pub fn of<T: AsRef<[u8]>>(r: lenframe::Result<Option<T>>) -> Got {
         match r {
             Ok(Some(f)) => Got::Frame(f.as_ref().to_vec()),
             Ok(None) => Got::End,
@@ -32,22 +67,29 @@ impl Got {
     }
 }
 
-struct Run<'w, 'a> {
+/// One reading consumer checked against the model (shared with the
+/// `Framed` run, which reads through the same calls).
+pub struct Run<'w, 'a> {
     w: &'w Wire<'a>,
     cur: Cursor,
-    log: Rc<RefCell<Log>>,
+    pub log: Rc<RefCell<Log>>,
     /// The iterator returned its last item.
     iter_done: bool,
     /// The model reached its end (clean, truncated) or a fatal error.
-    ended: bool,
+    pub ended: bool,
     truncated: bool,
     /// A `PayloadReader` was dropped with bytes of its frame left.
-    dropped_stream: bool,
+    pub dropped_stream: bool,
     /// The last call stopped on WouldBlock/TimedOut with a whole header
     /// buffered (a frame begun by a buffered call).
     partial: bool,
+    /// Hard write errors are passed on by reading calls (a `Framed`
+    /// stream's flush before it reads).
+    write_errors: bool,
+    /// The kind of the hard write error the last reading call returned.
+    pub write_error: Option<io::ErrorKind>,
     /// The calls so far, for failure messages.
-    trail: Vec<String>,
+    pub trail: Vec<String>,
 }
 
 /// Runs one random sequence of reading calls over `w.input`.
@@ -55,17 +97,7 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
     let source = Source::new(w.input, d);
     let log = source.log.clone();
     let mut r = codec.new_read(source);
-    let mut run = Run {
-        w,
-        cur: Cursor::new(),
-        log,
-        iter_done: false,
-        ended: false,
-        truncated: false,
-        dropped_stream: false,
-        partial: false,
-        trail: Vec::new(),
-    };
+    let mut run = Run::new(w, log, false);
     let mut after_end = None;
     for _ in 0..50_000 {
         if run.ended && after_end.is_none() {
@@ -89,13 +121,13 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
                 hit(C::r_read_frame);
                 run.trail.push("read_frame".into());
                 let got = Got::of(r.read_frame());
-                run.settle(&r, Limit::Buffered, got);
+                run.settle(&r, got);
             }
             10..=15 => {
                 hit(C::r_read_frame_ref);
                 run.trail.push("read_frame_ref".into());
                 let got = Got::of(r.read_frame_ref());
-                run.settle(&r, Limit::Buffered, got);
+                run.settle(&r, got);
             }
             16..=21 => run.next(&mut r),
             _ => run.stream(&mut r, d),
@@ -118,15 +150,54 @@ pub fn stream_max(d: &mut Dice<'_>, w: &Wire<'_>) -> u64 {
     }
 }
 
+impl<'w, 'a> Run<'w, 'a> {
+    /// A consumer at the start of `w.input`, read through a `Source`
+    /// logging to `log`; `write_errors`: reading calls may return the
+    /// writing side's hard errors (a `Framed` stream).
+    pub fn new(w: &'w Wire<'a>, log: Rc<RefCell<Log>>, write_errors: bool) -> Run<'w, 'a> {
+        Run {
+            w,
+            cur: Cursor::new(),
+            log,
+            iter_done: false,
+            ended: false,
+            truncated: false,
+            dropped_stream: false,
+            partial: false,
+            write_errors,
+            write_error: None,
+            trail: Vec::new(),
+        }
+    }
+}
+
 impl Run<'_, '_> {
     fn input(&self) -> &[u8] {
         self.w.input
     }
 
-    /// Checks a call's result against the model; `None` for a retryable
-    /// I/O error (the model does not move).
-    fn settle(&mut self, r: &FrameReader<Source<'_>>, limit: Limit, got: Got) -> Option<Ev> {
-        let blocked = self.check_io(&got);
+    /// Checks a buffered call's result (`read_frame`, `read_frame_ref`,
+    /// `recv`) against the model; `None` for an I/O error the call can be
+    /// made again after (the model does not move).
+    pub fn settle(&mut self, r: &impl View, got: Got) -> Option<Ev> {
+        self.settle_with(r, Limit::Buffered, got)
+    }
+
+    fn settle_with(&mut self, r: &impl View, limit: Limit, got: Got) -> Option<Ev> {
+        self.write_error = None;
+        let blocked = match &got {
+            Got::Err(Error::Io(e)) if self.write_errors && is_write_error(e) => {
+                assert_eq!(
+                    self.log.borrow().blocked,
+                    0,
+                    "a write error after the source blocked: {}",
+                    self.ctx(&got)
+                );
+                self.write_error = Some(e.kind());
+                true
+            }
+            _ => self.check_io(&got),
+        };
         if blocked {
             // Blocking is only right when what arrived decides nothing:
             // a frame (or error) at hand must be returned, or an event
@@ -228,7 +299,7 @@ impl Run<'_, '_> {
     /// The reader's buffer is the input just before what the source handed
     /// out, its position is where the model is, and it is failed exactly
     /// when the model is.
-    fn check_state(&self, r: &FrameReader<Source<'_>>) {
+    pub fn check_state(&self, r: &impl View) {
         let log = self.log.borrow();
         let buf = r.buffer();
         assert!(buf.len() <= log.pos, "more buffered than read");
@@ -248,7 +319,10 @@ impl Run<'_, '_> {
         );
     }
 
-    fn next(&mut self, r: &mut FrameReader<Source<'_>>) {
+    pub fn next<I>(&mut self, r: &mut I)
+    where
+        I: View + Iterator<Item = lenframe::Result<Bytes>>,
+    {
         hit(C::r_iter_next);
         self.trail.push("next".into());
         let item = r.next();
@@ -263,14 +337,16 @@ impl Run<'_, '_> {
             Some(Ok(f)) => Got::Frame(f.to_vec()),
             Some(Err(e)) => Got::Err(e),
         };
-        match self.settle(r, Limit::Buffered, got) {
+        match self.settle(r, got) {
             Some(Ev::Clean | Ev::Fail(_)) => self.iter_done = true,
             Some(Ev::Skipped { .. }) => hit(C::r_iter_continues_after_skip),
+            // A hard error cannot be resumed from: the iterator ends.
+            None if self.write_error.is_some() => self.iter_done = true,
             _ => {}
         }
     }
 
-    fn stream(&mut self, r: &mut FrameReader<Source<'_>>, d: &mut Dice<'_>) {
+    pub fn stream<R: Read>(&mut self, r: &mut FrameReader<R>, d: &mut Dice<'_>) {
         hit(C::r_stream);
         let max_len = stream_max(d, self.w);
         let limit = Limit::Stream(self.w.stream_limit(max_len));
@@ -292,7 +368,7 @@ impl Run<'_, '_> {
             Ok(Some(p)) => p,
             other => {
                 let got = Got::of(other.map(|p| p.map(|_| Vec::<u8>::new())));
-                let ev = self.settle(r, limit, got);
+                let ev = self.settle_with(r, limit, got);
                 if let Some(Ev::Skipped { len, .. } | Ev::Fail(Fault::TooLarge { len, .. })) = ev {
                     if len <= self.w.max {
                         hit(C::r_stream_over_stream_max);
@@ -341,7 +417,7 @@ impl Run<'_, '_> {
     /// ways; returns how many bytes were read.
     fn read_payload(
         &mut self,
-        p: &mut PayloadReader<'_, Source<'_>>,
+        p: &mut PayloadReader<'_, impl Read>,
         start: usize,
         len: u64,
         d: &mut Dice<'_>,
@@ -455,16 +531,22 @@ impl Run<'_, '_> {
     }
 
     fn end_with_into_parts(&mut self, r: FrameReader<Source<'_>>) {
+        let (source, rest) = r.into_parts();
+        self.check_into_parts(&rest, source.rest());
+    }
+
+    /// What an `into_parts` returned: `rest`, the bytes read and not
+    /// returned, and `unread`, what the source still holds.
+    pub fn check_into_parts(&mut self, rest: &[u8], unread: &[u8]) {
         hit(C::r_into_parts);
         if self.cur.phase != Phase::Boundary {
             hit(C::r_into_parts_mid_frame);
         }
-        let (source, rest) = r.into_parts();
         let pos = self.log.borrow().pos;
         assert!(rest.len() <= pos);
         let at = pos - rest.len();
-        assert_eq!(&rest[..], &self.input()[at..pos]);
-        assert_eq!(source.rest(), &self.input()[pos..]);
+        assert_eq!(rest, &self.input()[at..pos], "{:?}", self.trail);
+        assert_eq!(unread, &self.input()[pos..], "{:?}", self.trail);
         let (lo, hi) = self.w.bounds(&self.cur);
         assert!(
             (lo..=hi).contains(&at),

@@ -25,28 +25,68 @@ enum Act {
 
 /// The inner writer; its bytes are shared so the check sees them even
 /// while the `FrameWriter` owns it, and after the writer is dropped.
-struct Sink {
-    out: Rc<RefCell<Vec<u8>>>,
+pub struct Sink {
+    pub out: Rc<RefCell<Vec<u8>>>,
     script: Vec<Act>,
-    call: usize,
+    /// `write` calls so far.
+    pub call: usize,
+    /// The error of the last `write` call, if it was one.
+    pub last_error: Option<io::ErrorKind>,
+    /// A hard error (or a zero-length write) was returned: the writer
+    /// above is poisoned.
+    pub hard: bool,
+}
+
+impl Sink {
+    /// A sink with a random script of short writes and faults; hard errors
+    /// (and zero-length writes) only if `hard`.
+    pub fn new(d: &mut Dice<'_>, hard: bool) -> Sink {
+        let n = 1 + d.below(10);
+        let mut script: Vec<Act> = (0..n)
+            .map(|_| match d.below(24) {
+                0..=9 => Act::Take(1 + d.below(8)),
+                10..=13 => Act::Take(usize::MAX),
+                14..=15 => Act::Interrupted,
+                16..=18 => Act::WouldBlock,
+                19..=20 => Act::TimedOut,
+                21..=22 if hard => Act::Hard,
+                _ if hard => Act::Zero,
+                _ => Act::Take(usize::MAX),
+            })
+            .collect();
+        script.push(Act::Take(usize::MAX));
+        Sink {
+            out: Rc::default(),
+            script,
+            call: 0,
+            last_error: None,
+            hard: false,
+        }
+    }
 }
 
 impl Write for Sink {
     fn write(&mut self, b: &[u8]) -> io::Result<usize> {
         let act = self.script[self.call % self.script.len()];
         self.call += 1;
+        self.last_error = None;
         let kind = match act {
             Act::Take(n) => {
                 let n = n.min(b.len());
                 self.out.borrow_mut().extend_from_slice(&b[..n]);
                 return Ok(n);
             }
-            Act::Zero => return Ok(0),
+            Act::Zero => {
+                self.hard |= !b.is_empty();
+                return Ok(0);
+            }
             Act::Interrupted => io::ErrorKind::Interrupted,
             Act::WouldBlock => io::ErrorKind::WouldBlock,
             Act::TimedOut => io::ErrorKind::TimedOut,
             Act::Hard => io::ErrorKind::ConnectionReset,
         };
+        self.hard |= kind == io::ErrorKind::ConnectionReset;
+        self.last_error = Some(kind);
         Err(kind.into())
     }
 
@@ -79,56 +119,42 @@ impl Read for Feed {
     }
 }
 
-struct Run<'w, 'a> {
+/// One writing side checked against the model (shared with the `Framed`
+/// run, which writes through the same calls).
+pub struct Run<'w, 'a> {
     w: &'w Wire<'a>,
-    wire: Rc<RefCell<Vec<u8>>>,
+    pub wire: Rc<RefCell<Vec<u8>>>,
     /// The model's encoding of every accepted frame, in order.
-    expected: Vec<u8>,
+    pub expected: Vec<u8>,
     /// The accepted payloads, in order.
     accepted: Vec<Vec<u8>>,
     /// A frame that may be partly on the wire after a failed call.
-    tentative: Vec<u8>,
+    pub tentative: Vec<u8>,
     /// `None`: unknown (a streamed write blocked before any of its bytes
     /// went out, either before or after it began).
-    poisoned: Option<bool>,
-    trail: Vec<String>,
+    pub poisoned: Option<bool>,
+    pub trail: Vec<String>,
+}
+
+/// A frame drawn for a writing call: the payload, the model's encoding
+/// of it, and why there is none if the codec must refuse it.
+pub struct Plan {
+    pub payload: Vec<u8>,
+    pub frame: Option<Vec<u8>>,
+    pub refusal: Option<Fault>,
 }
 
 /// Runs one random sequence of writer calls.
 pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
-    let n = 1 + d.below(10);
-    let mut script: Vec<Act> = (0..n)
-        .map(|_| match d.below(24) {
-            0..=9 => Act::Take(1 + d.below(8)),
-            10..=13 => Act::Take(usize::MAX),
-            14..=15 => Act::Interrupted,
-            16..=18 => Act::WouldBlock,
-            19..=20 => Act::TimedOut,
-            21..=22 => Act::Hard,
-            _ => Act::Zero,
-        })
-        .collect();
-    script.push(Act::Take(usize::MAX));
-    let wire = Rc::new(RefCell::new(Vec::new()));
-    let sink = Sink {
-        out: wire.clone(),
-        script,
-        call: 0,
-    };
+    let sink = Sink::new(d, true);
+    let wire = sink.out.clone();
     let capacity = match d.below(3) {
         0 => 16 * 1024,
         _ => d.below(64),
     };
     let mut fw = FrameWriter::with_capacity(capacity, sink, *codec);
-    let mut run = Run {
-        w,
-        wire,
-        expected: Vec::new(),
-        accepted: Vec::new(),
-        tentative: Vec::new(),
-        poisoned: Some(false),
-        trail: vec![format!("capacity {capacity}")],
-    };
+    let mut run = Run::new(w, wire);
+    run.trail.push(format!("capacity {capacity}"));
     let mut rng = Rng(d.seed());
     for _ in 0..d.below(24) {
         match d.below(16) {
@@ -162,10 +188,25 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
     run.check_model_reads_back(codec);
 }
 
+impl<'w, 'a> Run<'w, 'a> {
+    /// A writing side with nothing accepted yet, writing to `wire`.
+    pub fn new(w: &'w Wire<'a>, wire: Rc<RefCell<Vec<u8>>>) -> Run<'w, 'a> {
+        Run {
+            w,
+            wire,
+            expected: Vec::new(),
+            accepted: Vec::new(),
+            tentative: Vec::new(),
+            poisoned: Some(false),
+            trail: Vec::new(),
+        }
+    }
+}
+
 impl Run<'_, '_> {
     /// The model's own round trip: its encoding of the accepted frames
     /// parses back into exactly those payloads.
-    fn check_model_reads_back(&self, codec: &Codec) {
+    pub fn check_model_reads_back(&self, codec: &Codec) {
         let back = Wire::parse(codec, &self.expected);
         assert_eq!(back.tail, self.expected.len());
         assert_eq!(back.items.len(), self.accepted.len());
@@ -176,7 +217,7 @@ impl Run<'_, '_> {
         }
     }
 
-    fn check_prefix(&self) {
+    pub fn check_prefix(&self) {
         let wire = self.wire.borrow();
         let mut valid = self.expected.clone();
         valid.extend_from_slice(&self.tentative);
@@ -215,7 +256,7 @@ impl Run<'_, '_> {
     /// After a hard error: poisoned, and `frame` (if any) may be part-way.
     /// `whole` is the frame's full length (more than `frame` holds when its
     /// source was short): never all of it is out.
-    fn poison(&mut self, frame: Vec<u8>, whole: usize) {
+    pub fn poison(&mut self, frame: Vec<u8>, whole: usize) {
         hit(C::w_poisoned);
         self.poisoned = Some(true);
         self.tentative = frame;
@@ -228,6 +269,21 @@ impl Run<'_, '_> {
     }
 
     fn write_frame(&mut self, fw: &mut FrameWriter<Sink>, d: &mut Dice<'_>, rng: &mut Rng) {
+        let plan = self.plan(d, rng, "write_frame");
+        check_encode_faces(
+            fw.codec(),
+            &plan.payload,
+            plan.frame.as_deref(),
+            plan.refusal,
+            d,
+        );
+        let before = self.wire.borrow().len();
+        let res = fw.write_frame(&plan.payload);
+        self.settle_frame(&plan, &res, before);
+    }
+
+    /// Draws a frame for a writing call named `call`.
+    pub fn plan(&mut self, d: &mut Dice<'_>, rng: &mut Rng, call: &str) -> Plan {
         let max = self.w.max;
         let len = match d.below(8) {
             0..=5 => d.below(max.min(40) as usize + 1),
@@ -235,7 +291,7 @@ impl Run<'_, '_> {
             _ => d.below(4),
         };
         let payload = rng.bytes(len);
-        self.trail.push(format!("write_frame({len})"));
+        self.trail.push(format!("{call}({len})"));
         let frame = self.w.header_for(len as u64, &[]).map(|mut h| {
             h.extend_from_slice(&payload);
             h
@@ -253,14 +309,27 @@ impl Run<'_, '_> {
         } else {
             None
         };
-        check_encode_faces(fw.codec(), &payload, frame.as_deref(), refusal, d);
-        let before = self.wire.borrow().len();
-        let res = fw.write_frame(&payload);
-        if !self.refused(&res, before) {
-            match (&res, refusal) {
+        Plan {
+            payload,
+            frame,
+            refusal,
+        }
+    }
+
+    /// Checks a `write_frame` (or `feed`) result for `plan`'s frame, with
+    /// `before` bytes on the wire before the call, and records it.
+    pub fn settle_frame(&mut self, plan: &Plan, res: &lenframe::Result<()>, before: usize) {
+        let Plan {
+            payload,
+            frame,
+            refusal,
+        } = plan;
+        let refusal = *refusal;
+        if !self.refused(res, before) {
+            match (res, refusal) {
                 (Ok(()), None) => {
                     let start = self.expected.len();
-                    self.expected.extend(frame.expect("encodable"));
+                    self.expected.extend(frame.clone().expect("encodable"));
                     self.accepted.push(payload.clone());
                     let wire = self.wire.borrow().len();
                     if wire > start && wire < self.expected.len() {
@@ -271,7 +340,7 @@ impl Run<'_, '_> {
                 (Err(e), Some(f)) if f.is(e) => hit(C::w_write_frame_refused),
                 (Err(Error::Io(e)), _) if is_retryable(e) => hit(C::w_would_block),
                 (Err(Error::Io(e)), _) if e.kind() != io::ErrorKind::Interrupted => {
-                    let frame = frame.unwrap_or_default();
+                    let frame = frame.clone().unwrap_or_default();
                     let whole = frame.len();
                     self.poison(frame, whole)
                 }
@@ -375,12 +444,18 @@ impl Run<'_, '_> {
 
     /// Returns true once everything accepted is on the wire.
     fn flush(&mut self, fw: &mut FrameWriter<Sink>) -> bool {
-        hit(C::w_flush);
         self.trail.push("flush".into());
         let before = self.wire.borrow().len();
         let res = fw.flush();
-        let done = match &res {
-            _ if self.refused(&res, before) => true,
+        self.settle_flush(&res, before)
+    }
+
+    /// Checks a `flush` result, with `before` bytes on the wire before the
+    /// call; returns true once everything accepted is on the wire.
+    pub fn settle_flush(&mut self, res: &lenframe::Result<()>, before: usize) -> bool {
+        hit(C::w_flush);
+        let done = match res {
+            _ if self.refused(res, before) => true,
             Ok(()) => {
                 assert_eq!(
                     *self.wire.borrow(),
