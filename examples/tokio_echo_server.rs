@@ -1,167 +1,836 @@
-//! `echo_server` on tokio, for many thousands of connections: the same CLI
-//! and behaviour (TCP framed echo, UDP echo on the same port), built on
-//! lenframe's `FrameCodec` (feature `tokio`).
+//! `echo_server` on tokio, for many thousands of connections: the same CLI,
+//! output and behaviour (TCP framed echo, UDP echo on the same port), built
+//! on lenframe's [`FrameDecoder`] (feature `tokio`).
 //!
 //! ```text
 //! cargo run --release --features tokio --example tokio_echo_server -- \
-//!     [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] [--max-conns N] [--idle-timeout SECS]
+//!     [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] [--max-conns N] \
+//!     [--idle-timeout SECS] [--conn-budget BYTES] [--max-memory BYTES]
 //! ```
+//!
+//! How a connection is served: one task owns the socket and moves frames
+//! in batches. Whatever one `read()` brought in is decoded with one pass of
+//! the decoder and echoed with one `write()`; frames never cross tasks one
+//! at a time. With the default `!I` codec an echo is byte for byte the
+//! frame that came in, so the batch is written straight from the buffer it
+//! was read into. The task keeps reading while its writes are blocked
+//! (a client may pipeline before it reads anything) until the echoes it
+//! holds reach `--conn-budget` bytes; then it stops reading that connection
+//! (backpressure: the client's writes block) until the client reads. A
+//! connection holds no buffer while it is idle: reads land in a buffer of
+//! the worker thread, and only a partial frame or echoes the client has not
+//! read yet are kept per connection, in buffers that are freed once
+//! drained. All connections together keep at most `--max-memory` bytes
+//! buffered: past that, they stop reading until memory frees.
+//!
+//! Output: `listening on ADDR`, a `limits:` line, one line per connect and
+//! disconnect on stdout (a closed stdout never stops the server), one line
+//! per misbehaving peer on stderr. SIGINT or SIGTERM: stop accepting, deliver
+//! the echoes of frames already received, close every connection within
+//! 2 s, print a summary, exit 0.
 
-use std::io::Write as _;
+use std::future::{poll_fn, Future};
+use std::io::{self, Write as _};
 use std::net::SocketAddr;
+use std::pin::{pin, Pin};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::Bytes;
-use cli::ServerConfig as Config;
-use futures_util::{SinkExt, StreamExt};
-use lenframe::Error;
+use bytes::{Buf, BytesMut};
+use lenframe::{Codec, Error, FrameDecoder, HeaderFormat};
+use tokio::io::{AsyncReadExt, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::{watch, Notify};
+use tokio::time::Instant;
 
 #[path = "common/cli.rs"]
 mod cli;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
-use tokio_util::codec::{FramedRead, FramedWrite};
 
-/// Echoes queued per connection before its reader waits for the writer.
-const QUEUE_FRAMES: usize = 1024;
+/// Bytes asked of one `read()`.
+const READ_CHUNK: usize = 256 * 1024;
+/// File descriptors kept for everything but connections (stdio, listener,
+/// UDP socket, the runtime's epoll and wakers).
+const RESERVED_FDS: u64 = 32;
+/// How long connections get to deliver their echoes after SIGINT/SIGTERM.
+const DRAIN_TIME: Duration = Duration::from_millis(1500);
+/// The whole shutdown stays under this, whatever a connection does.
+const SHUTDOWN_LIMIT: Duration = Duration::from_millis(1900);
+
+thread_local! {
+    /// Where reads land (after the partial frame a connection kept, copied
+    /// in): one buffer per worker thread, not per connection.
+    static SCRATCH: std::cell::RefCell<BytesMut> = std::cell::RefCell::new(BytesMut::new());
+}
 
 fn main() -> ExitCode {
-    let config = match cli::server_config("tokio_echo_server", 16384) {
+    let config = match parse_config() {
         Ok(c) => c,
         Err(exit) => return exit,
     };
+    let (log, log_done) = Log::start();
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
         .enable_all()
         .build();
     let runtime = match runtime {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("tokio_echo_server: cannot start the runtime: {e}");
+            log.err(format!("tokio_echo_server: cannot start the runtime: {e}"));
+            drop(log);
+            log_done.wait();
             return ExitCode::FAILURE;
         }
     };
-    runtime.block_on(serve(Arc::new(config)))
+    let code = runtime.block_on(serve(config, log));
+    // Connections still open past SHUTDOWN_LIMIT are dropped here, and
+    // with them the last `Log`s.
+    runtime.shutdown_timeout(Duration::from_millis(50));
+    log_done.wait();
+    code
 }
 
-async fn serve(config: Arc<Config>) -> ExitCode {
+// ---------------------------------------------------------------------------
+// Configuration
+
+/// The servers' shared settings (the field names of `cli::ServerConfig`).
+struct Config {
+    addr: String,
+    codec: Codec,
+    max_conns: usize,
+    idle_timeout: Option<Duration>,
+    conn_budget: usize,
+    max_memory: usize,
+}
+
+// TODO(srv merge): `cli::server_config` gains `conn_budget` and `max_memory`
+// (helper srv); until then this file parses the same flags itself with the
+// helpers of common/cli.rs. Once merged: call `cli::server_config` with
+// `default_max_conns()` and drop `parse_config`'s flag loop and
+// `default_max_memory`.
+fn parse_config() -> Result<Config, ExitCode> {
+    let (default_conns, fd_note) = default_max_conns();
+    let default_memory = default_max_memory();
+    let usage = format!(
+        "usage: tokio_echo_server [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] [--max-conns N]
+                         [--idle-timeout SECS] [--conn-budget BYTES] [--max-memory BYTES]
+  --addr HOST:PORT      address for TCP and UDP (default 127.0.0.1:9000; port 0 picks one)
+  --header FMT          Python struct format of the length header (default !I)
+  --max-frame BYTES     largest payload accepted (default 8388608)
+  --max-conns N         concurrent TCP connections served; more are refused
+                        (default {default_conns}: {fd_note})
+  --idle-timeout SECS   close a peer that stalls this long in the middle of a frame
+                        or does not read its echoes for that long
+  --conn-budget BYTES   echoes a connection may have pending before the server stops
+                        reading it until the client reads (default 8388608)
+  --max-memory BYTES    bytes buffered by all connections together before the server
+                        stops reading until memory frees (default {default_memory}:
+                        a quarter of MemAvailable, at least 64 MiB)"
+    );
+    cli::parse_cli("tokio_echo_server", &usage, |flags| {
+        let mut addr = "127.0.0.1:9000".to_owned();
+        let mut format = HeaderFormat::default();
+        let mut max_frame = lenframe::DEFAULT_MAX_FRAME_LEN;
+        let mut max_conns = default_conns;
+        let mut idle_timeout = None;
+        let mut conn_budget = 8 * 1024 * 1024;
+        let mut max_memory = default_memory;
+        while let Some(flag) = flags.next_flag() {
+            match flag.as_str() {
+                "--addr" => addr = flags.value(&flag)?,
+                "--header" => format = flags.value(&flag)?,
+                "--max-frame" => max_frame = flags.value(&flag)?,
+                "--max-conns" => max_conns = flags.value(&flag)?,
+                "--conn-budget" => conn_budget = flags.value(&flag)?,
+                "--max-memory" => max_memory = flags.value(&flag)?,
+                "--idle-timeout" => {
+                    let secs: f64 = flags.value(&flag)?;
+                    if !(secs > 0.0 && secs.is_finite()) {
+                        return Err("--idle-timeout must be a positive number of seconds".into());
+                    }
+                    idle_timeout = Some(Duration::from_secs_f64(secs));
+                }
+                other => return Err(cli::unknown(other)),
+            }
+        }
+        if max_conns == 0 {
+            return Err("--max-conns 0 would refuse every connection".into());
+        }
+        if conn_budget == 0 {
+            return Err("--conn-budget 0 would never read a byte".into());
+        }
+        if max_memory == 0 {
+            return Err("--max-memory 0 would never read a byte".into());
+        }
+        let codec = Codec::builder()
+            .format(format)
+            .max_frame_len(max_frame)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Config {
+            addr,
+            codec,
+            max_conns,
+            idle_timeout,
+            conn_budget,
+            max_memory,
+        })
+    })
+}
+
+/// The default connection limit: the open-file limit (its soft value raised
+/// to the hard one, as a server needs) less a few descriptors for the rest,
+/// and a note on where it came from.
+fn default_max_conns() -> (usize, String) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => {
+            let conns = n.saturating_sub(RESERVED_FDS).max(1);
+            let conns = usize::try_from(conns).unwrap_or(usize::MAX);
+            (conns, format!("RLIMIT_NOFILE {n} less {RESERVED_FDS}"))
+        }
+        Err(e) => (1000, format!("RLIMIT_NOFILE unknown: {e}")),
+    }
+}
+
+/// The default global budget: a quarter of MemAvailable, at least 64 MiB;
+/// 1 GiB when /proc/meminfo cannot be read.
+// TODO(srv merge): the same rule lives in cli::server_config.
+fn default_max_memory() -> usize {
+    let available_kib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        });
+    match available_kib {
+        Some(kib) => {
+            let quarter = kib.saturating_mul(1024) / 4;
+            usize::try_from(quarter.max(64 << 20)).unwrap_or(usize::MAX)
+        }
+        None => 1 << 30,
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Output: one thread writes every line, so a slow or closed stdout never
+// stalls a worker, and a write error is ignored.
+
+enum Line {
+    Out(String),
+    Err(String),
+}
+
+#[derive(Clone)]
+struct Log {
+    tx: mpsc::Sender<Line>,
+}
+
+/// The end of the writer thread: told once every line is written.
+struct LogDone(mpsc::Receiver<()>);
+
+impl Log {
+    fn start() -> (Log, LogDone) {
+        let (tx, rx) = mpsc::channel::<Line>();
+        let (done_tx, done_rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in rx {
+                // Write errors (a closed stdout or stderr) are ignored.
+                let _ = match line {
+                    Line::Out(s) => {
+                        let mut out = io::stdout().lock();
+                        writeln!(out, "{s}").and_then(|()| out.flush())
+                    }
+                    Line::Err(s) => writeln!(io::stderr().lock(), "{s}"),
+                };
+            }
+            let _ = done_tx.send(());
+        });
+        (Log { tx }, LogDone(done_rx))
+    }
+
+    fn out(&self, s: String) {
+        let _ = self.tx.send(Line::Out(s));
+    }
+
+    fn err(&self, s: String) {
+        let _ = self.tx.send(Line::Err(s));
+    }
+}
+
+impl LogDone {
+    /// Waits (a while at most: stdout may be a pipe nobody reads) until
+    /// every line is written; every `Log` must be dropped first.
+    fn wait(self) {
+        let _ = self.0.recv_timeout(Duration::from_secs(1));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The server
+
+/// State shared by every task.
+struct Shared {
+    config: Config,
+    log: Log,
+    open: AtomicUsize,
+    served: AtomicU64,
+    refused: AtomicU64,
+    frames: AtomicU64,
+    bytes: AtomicU64,
+    /// Bytes held in per-connection buffers, against `config.max_memory`.
+    memory: AtomicUsize,
+    memory_freed: Notify,
+    /// Connections waiting on `memory_freed`.
+    memory_waiters: AtomicUsize,
+    /// The last connection closed (while shutting down).
+    all_closed: Notify,
+    stop: watch::Receiver<bool>,
+}
+
+async fn serve(config: Config, log: Log) -> ExitCode {
     let listener = match TcpListener::bind(&config.addr).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("tokio_echo_server: cannot listen on {}: {e}", config.addr);
+            log.err(format!(
+                "tokio_echo_server: cannot listen on {}: {e}",
+                config.addr
+            ));
             return ExitCode::FAILURE;
         }
     };
-    let local = listener.local_addr().expect("bound address");
+    let local = match listener.local_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            log.err(format!("tokio_echo_server: no local address: {e}"));
+            return ExitCode::FAILURE;
+        }
+    };
     match UdpSocket::bind(local).await {
         Ok(udp) => {
-            tokio::spawn(udp_echo(udp));
+            tokio::spawn(udp_echo(udp, log.clone()));
         }
-        Err(e) => eprintln!("tokio_echo_server: no UDP echo on {local}: {e}"),
+        Err(e) => log.err(format!("tokio_echo_server: no UDP echo on {local}: {e}")),
     }
-    println!("listening on {local}");
-    let _ = std::io::stdout().flush();
-    let active = Arc::new(AtomicUsize::new(0));
+    log.out(format!("listening on {local}"));
+    log.out(format!(
+        "limits: max {} connections, {}-byte frames, {}-byte budget per connection, {} bytes in all",
+        config.max_conns,
+        config.codec.max_frame_len(),
+        config.conn_budget,
+        config.max_memory
+    ));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let shared = Arc::new(Shared {
+        config,
+        log,
+        open: AtomicUsize::new(0),
+        served: AtomicU64::new(0),
+        refused: AtomicU64::new(0),
+        frames: AtomicU64::new(0),
+        bytes: AtomicU64::new(0),
+        memory: AtomicUsize::new(0),
+        memory_freed: Notify::new(),
+        memory_waiters: AtomicUsize::new(0),
+        all_closed: Notify::new(),
+        stop: stop_rx,
+    });
+    let mut signal = pin!(shutdown_signal());
+    let mut last_accept_error: Option<Instant> = None;
     loop {
-        let (stream, peer) = match listener.accept().await {
+        let accepted = tokio::select! {
+            biased;
+            () = &mut signal => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, peer) = match accepted {
             Ok(pair) => pair,
             Err(e) => {
-                eprintln!("tokio_echo_server: accept failed: {e}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                // Typically out of file descriptors: say so once a second.
+                if last_accept_error.map_or(true, |t| t.elapsed() > Duration::from_secs(1)) {
+                    shared.log.err(format!(
+                        "tokio_echo_server: accept failed: {e} ({} connections open)",
+                        shared.open.load(Ordering::SeqCst)
+                    ));
+                    last_accept_error = Some(Instant::now());
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
                 continue;
             }
         };
-        if active.load(Ordering::SeqCst) >= config.max_conns {
-            eprintln!(
-                "{peer}: refused, {} connections already open",
-                config.max_conns
-            );
+        if shared.open.load(Ordering::SeqCst) >= shared.config.max_conns {
+            shared.refused.fetch_add(1, Ordering::Relaxed);
+            shared.log.err(format!(
+                "{peer}: refused: {} connections open (--max-conns)",
+                shared.config.max_conns
+            ));
             continue; // dropping the stream closes it
         }
-        active.fetch_add(1, Ordering::SeqCst);
-        let (config, active) = (Arc::clone(&config), Arc::clone(&active));
+        shared.open.fetch_add(1, Ordering::SeqCst);
+        shared.served.fetch_add(1, Ordering::Relaxed);
+        shared.log.out(format!("connected {peer}"));
+        let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, &config).await {
-                eprintln!("{peer}: {e}");
+            let end = connection(stream, peer, &shared).await;
+            shared.log.out(format!(
+                "disconnected {peer}: {} frames, {} bytes echoed ({})",
+                end.frames, end.bytes, end.reason
+            ));
+            if shared.open.fetch_sub(1, Ordering::SeqCst) == 1 {
+                shared.all_closed.notify_one();
             }
-            active.fetch_sub(1, Ordering::SeqCst);
         });
     }
-}
-
-/// One connection: a reader task feeding a writer task through a bounded
-/// channel, so a client that pipelines before reading never deadlocks us.
-async fn connection(stream: TcpStream, peer: SocketAddr, config: &Config) -> Result<(), Error> {
-    stream.set_nodelay(true)?;
-    let (read_half, write_half) = stream.into_split();
-    let mut frames = FramedRead::new(read_half, config.codec.new_tokio_codec());
-    let mut sink = FramedWrite::new(write_half, config.codec.new_tokio_codec());
-    let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE_FRAMES);
-    let writer = tokio::spawn(async move {
-        while let Some(frame) = rx.recv().await {
-            sink.feed(frame).await?;
-            while let Ok(more) = rx.try_recv() {
-                sink.feed(more).await?;
-            }
-            SinkExt::<Bytes>::flush(&mut sink).await?;
-        }
-        SinkExt::<Bytes>::close(&mut sink).await // flushes, then shuts down our write side
-    });
-    let result = loop {
-        let next = match config.idle_timeout {
-            None => frames.next().await,
-            Some(limit) => match tokio::time::timeout(limit, frames.next()).await {
-                Ok(item) => item,
-                Err(_)
-                    if frames.read_buffer().is_empty()
-                        && frames.decoder().decoder().is_at_boundary() =>
-                {
-                    continue;
-                }
-                Err(_) => {
-                    let msg = format!("stalled mid-frame for {}s, closing", limit.as_secs_f64());
-                    break Err(std::io::Error::new(std::io::ErrorKind::TimedOut, msg).into());
-                }
-            },
-        };
-        match next {
-            Some(Ok(frame)) => {
-                if tx.send(frame).await.is_err() {
-                    break Ok(()); // the writer failed; it reports why
-                }
-            }
-            None => break Ok(()),
-            Some(Err(e)) => break Err(e),
+    // Stop accepting, tell every connection, give them DRAIN_TIME.
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let wait_all = async {
+        while shared.open.load(Ordering::SeqCst) > 0 {
+            shared.all_closed.notified().await;
         }
     };
-    drop(tx);
-    if result.is_err() {
-        writer.abort();
-        return result;
+    let _ = tokio::time::timeout(SHUTDOWN_LIMIT, wait_all).await;
+    shared.log.out(format!(
+        "shutdown: {} connections served, {} frames ({} bytes) echoed, {} refused",
+        shared.served.load(Ordering::SeqCst),
+        shared.frames.load(Ordering::SeqCst),
+        shared.bytes.load(Ordering::SeqCst),
+        shared.refused.load(Ordering::SeqCst)
+    ));
+    ExitCode::SUCCESS
+}
+
+/// Completes on SIGINT or SIGTERM (Ctrl-C elsewhere).
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return std::future::pending().await;
+        };
+        tokio::select! {
+            _ = int.recv() => {}
+            _ = term.recv() => {}
+        }
     }
-    match writer.await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(e)) => Err(e),
-        Err(e) => {
-            eprintln!("{peer}: writer task failed: {e}");
-            Ok(())
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
         }
     }
 }
 
-async fn udp_echo(socket: UdpSocket) {
+// ---------------------------------------------------------------------------
+// One connection
+
+/// How a connection ended, for its `disconnected` line.
+struct End {
+    frames: u64,
+    bytes: u64,
+    reason: &'static str,
+}
+
+/// Why the I/O loop handed control back.
+enum Event {
+    /// The peer closed its side and every echo was written.
+    Closed,
+    /// Reading would exceed `--max-memory`; nothing else to do.
+    MemoryFull,
+    /// Shutting down: nothing more to read now and every echo written.
+    Drained,
+}
+
+/// Whether the I/O loop may read.
+#[derive(Clone, Copy, PartialEq)]
+enum Reading {
+    Yes,
+    /// Not while memory is full (writes go on).
+    NoMemory,
+    /// Shutting down: read what has arrived, then stop.
+    UntilBlocked,
+}
+
+struct Conn<'a> {
+    shared: &'a Shared,
+    dec: FrameDecoder,
+    /// The echo of a batch is the batch itself (the default `!I` codec).
+    identity: bool,
+    /// Bytes of a partial frame (empty between frames; no capacity while
+    /// idle).
+    inbuf: BytesMut,
+    /// Echoes the peer has not taken yet.
+    out: BytesMut,
+    eof: bool,
+    /// No more reads (shutdown, once the socket had nothing more).
+    read_done: bool,
+    frames: u64,
+    bytes: u64,
+    /// Bytes of `inbuf` and `out` capacity counted in `shared.memory`.
+    held: usize,
+    /// Bytes moved since the idle timer last looked.
+    moved: bool,
+}
+
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> End {
+    let _ = stream.set_nodelay(true);
+    let codec = shared.config.codec;
+    let mut conn = Conn {
+        shared,
+        dec: codec.new_decoder(),
+        identity: codec.length_field_offset() == 0
+            && codec.length_adjustment() == 0
+            && codec.num_skip() == codec.header_len(),
+        inbuf: BytesMut::new(),
+        out: BytesMut::new(),
+        eof: false,
+        read_done: false,
+        frames: 0,
+        bytes: 0,
+        held: 0,
+        moved: false,
+    };
+    let result = conn.run(&mut stream, peer).await;
+    conn.release(true);
+    let reason = match result {
+        Ok(reason) => reason,
+        Err(e) => {
+            shared.log.err(format!("{peer}: {e}{}", hint(&e, &codec)));
+            "error (see stderr)"
+        }
+    };
+    shared.frames.fetch_add(conn.frames, Ordering::Relaxed);
+    shared.bytes.fetch_add(conn.bytes, Ordering::Relaxed);
+    End {
+        frames: conn.frames,
+        bytes: conn.bytes,
+        reason,
+    }
+}
+
+/// The server's own hint for a header this server could not read.
+fn hint(e: &Error, codec: &Codec) -> String {
+    match e {
+        Error::FrameTooLarge { .. } | Error::NegativeLength { .. } | Error::Truncated { .. } => {
+            let format = codec.format().to_string();
+            if format == "!I" {
+                "; this server reads !I headers: a Python struct.pack('i') peer needs --header i"
+                    .to_owned()
+            } else {
+                format!("; this server reads {format} headers (--header)")
+            }
+        }
+        _ => String::new(),
+    }
+}
+
+impl Conn<'_> {
+    async fn run(
+        &mut self,
+        stream: &mut TcpStream,
+        peer: SocketAddr,
+    ) -> Result<&'static str, Error> {
+        let shared = self.shared;
+        let config = &shared.config;
+        let mut stop = shared.stop.clone();
+        let mut stopping = *stop.borrow();
+        let mut drain_deadline = stopping.then(|| Instant::now() + DRAIN_TIME);
+        let idle = config.idle_timeout;
+        let far = Duration::from_secs(86400 * 365);
+        let mut idle_timer = pin!(tokio::time::sleep(idle.unwrap_or(far)));
+        let mut memory_full = false;
+        loop {
+            let reading = if stopping {
+                Reading::UntilBlocked
+            } else if memory_full {
+                Reading::NoMemory
+            } else {
+                Reading::Yes
+            };
+            let deadline = drain_deadline.unwrap_or_else(|| Instant::now() + far);
+            tokio::select! {
+                biased;
+                event = poll_fn(|cx| self.poll_io(cx, stream, reading)) => match event? {
+                    Event::Closed => return Ok("peer closed"),
+                    Event::Drained => {
+                        // Every echo is out: close our side, done.
+                        let _ = poll_fn(|cx| Pin::new(&mut *stream).poll_shutdown(cx)).await;
+                        return Ok("shutdown");
+                    }
+                    Event::MemoryFull => memory_full = true,
+                },
+                () = wait_for_memory(shared), if memory_full => {
+                    memory_full = shared.memory.load(Ordering::Relaxed) >= config.max_memory;
+                }
+                _ = stop.changed(), if !stopping => {
+                    stopping = true;
+                    drain_deadline = Some(Instant::now() + DRAIN_TIME);
+                }
+                () = tokio::time::sleep_until(deadline), if drain_deadline.is_some() => {
+                    return Ok("shutdown");
+                }
+                () = &mut idle_timer, if idle.is_some() => {
+                    let limit = idle.unwrap_or(far);
+                    idle_timer.as_mut().reset(Instant::now() + limit);
+                    if std::mem::take(&mut self.moved) {
+                        continue;
+                    }
+                    let secs = limit.as_secs_f64();
+                    if !self.out.is_empty() {
+                        self.shared.log.err(format!(
+                            "{}: did not read its echoes for {secs}s, closing",
+                            peer
+                        ));
+                        return Ok("idle timeout");
+                    }
+                    if !self.inbuf.is_empty() || !self.dec.is_at_boundary() {
+                        self.shared.log.err(format!(
+                            "{}: stalled mid-frame for {secs}s, closing",
+                            peer
+                        ));
+                        return Ok("idle timeout");
+                    }
+                }
+            }
+        }
+    }
+
+    /// True if the next read goes into a large frame's buffer that already
+    /// has room for the rest of the frame (it allocates nothing).
+    fn has_reserved_room(&self) -> bool {
+        let needed = self.dec.needed(self.inbuf.len());
+        self.inbuf.len() + needed > READ_CHUNK && self.inbuf.capacity() - self.inbuf.len() >= needed
+    }
+
+    fn memory_is_full(&self) -> bool {
+        self.shared.memory.load(Ordering::Relaxed) >= self.shared.config.max_memory
+    }
+
+    /// Moves bytes until nothing can move: writes pending echoes, reads
+    /// what is allowed, decodes and echoes it as one batch. Returns Pending
+    /// with the wakers of every direction it waits for registered.
+    fn poll_io(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut TcpStream,
+        reading: Reading,
+    ) -> Poll<Result<Event, Error>> {
+        loop {
+            let mut moved = false;
+            if !self.out.is_empty() {
+                match Pin::new(&mut *stream).poll_write(cx, &self.out) {
+                    Poll::Ready(Ok(0)) => {
+                        return Poll::Ready(Err(io::Error::from(io::ErrorKind::WriteZero).into()))
+                    }
+                    Poll::Ready(Ok(n)) => {
+                        self.out.advance(n);
+                        moved = true;
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e.into())),
+                    Poll::Pending => {}
+                }
+            }
+            if self.out.is_empty() {
+                if self.eof {
+                    return Poll::Ready(Ok(Event::Closed));
+                }
+                if self.read_done {
+                    return Poll::Ready(Ok(Event::Drained));
+                }
+            }
+            let mut may_read =
+                !self.eof && !self.read_done && self.out.len() < self.shared.config.conn_budget;
+            // Memory already reserved for a large frame may always fill
+            // (else a full budget could never free); new memory only while
+            // the global budget allows.
+            if may_read && reading != Reading::UntilBlocked && !self.has_reserved_room() {
+                let full = reading == Reading::NoMemory || self.memory_is_full();
+                if full && reading == Reading::Yes && !moved {
+                    self.release(false);
+                    return Poll::Ready(Ok(Event::MemoryFull));
+                }
+                may_read = !full;
+            }
+            if may_read {
+                match self.poll_read_batch(cx, stream) {
+                    Poll::Ready(Ok(())) => moved = true,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Pending if reading == Reading::UntilBlocked => {
+                        self.read_done = true;
+                        moved = true; // look again: maybe Drained
+                    }
+                    Poll::Pending => {}
+                }
+            }
+            if !moved {
+                self.release(false);
+                return Poll::Pending;
+            }
+            self.moved = true;
+            self.account();
+        }
+    }
+
+    /// One `read()`, then every complete frame echoed: straight from the
+    /// read buffer when the peer takes it, else into `out`.
+    fn poll_read_batch(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut TcpStream,
+    ) -> Poll<Result<(), Error>> {
+        let needed = self.dec.needed(self.inbuf.len());
+        if self.inbuf.len() + needed > READ_CHUNK {
+            // A frame larger than the worker's buffer grows a buffer of its
+            // own, to the frame's size.
+            self.inbuf.reserve(needed);
+            return match poll_read_into(cx, stream, &mut self.inbuf) {
+                Poll::Ready(Ok(0)) => {
+                    self.eof = true;
+                    self.dec.end_of_stream(&self.inbuf)?;
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Ok(_)) => {
+                    let inbuf = std::mem::take(&mut self.inbuf);
+                    let used = self.echo(cx, stream, &inbuf);
+                    self.inbuf = inbuf;
+                    self.inbuf.advance(used?);
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+                Poll::Pending => Poll::Pending,
+            };
+        }
+        // The common case: read into the worker's buffer, after the partial
+        // frame this connection kept, and keep only the new partial frame.
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            scratch.clear();
+            scratch.reserve(READ_CHUNK);
+            scratch.extend_from_slice(&self.inbuf);
+            match poll_read_into(cx, stream, &mut scratch) {
+                Poll::Ready(Ok(0)) => {
+                    self.eof = true;
+                    self.dec.end_of_stream(&self.inbuf)?;
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Ok(_)) => {
+                    let used = self.echo(cx, stream, &scratch)?;
+                    self.inbuf = BytesMut::from(&scratch[used..]);
+                    Poll::Ready(Ok(()))
+                }
+                Poll::Ready(Err(e)) => Poll::Ready(Err(e.into())),
+                Poll::Pending => Poll::Pending,
+            }
+        })
+    }
+
+    /// Echoes the complete frames at the front of `data`; returns how many
+    /// bytes they took.
+    fn echo(
+        &mut self,
+        cx: &mut Context<'_>,
+        stream: &mut TcpStream,
+        data: &[u8],
+    ) -> Result<usize, Error> {
+        let codec = self.shared.config.codec;
+        let mut frames = self.dec.frames(data);
+        if self.identity {
+            let mut n = 0u64;
+            for frame in &mut frames {
+                frame?;
+                n += 1;
+            }
+            let used = frames.consumed();
+            self.frames += n;
+            self.bytes += used as u64 - n * codec.header_len() as u64;
+            let mut batch = &data[..used];
+            if self.out.is_empty() && !batch.is_empty() {
+                // The common case: the echo goes out from the read buffer.
+                if let Poll::Ready(written) = Pin::new(&mut *stream).poll_write(cx, batch) {
+                    batch = &batch[written?.min(batch.len())..];
+                }
+            }
+            self.out.extend_from_slice(batch);
+            Ok(used)
+        } else {
+            for frame in &mut frames {
+                let frame = frame?;
+                codec.encode(frame, &mut self.out)?;
+                self.frames += 1;
+                self.bytes += frame.len() as u64;
+            }
+            Ok(frames.consumed())
+        }
+    }
+
+    /// Frees the buffers that are empty (all of them with `all`) and
+    /// updates the memory count.
+    fn release(&mut self, all: bool) {
+        if all || self.inbuf.is_empty() {
+            self.inbuf = BytesMut::new();
+        }
+        if all || self.out.is_empty() {
+            self.out = BytesMut::new();
+        }
+        self.account();
+    }
+
+    /// Brings `shared.memory` in line with what this connection holds.
+    fn account(&mut self) {
+        let now = self.inbuf.capacity() + self.out.capacity();
+        if now > self.held {
+            self.shared
+                .memory
+                .fetch_add(now - self.held, Ordering::Relaxed);
+        } else if now < self.held {
+            self.shared
+                .memory
+                .fetch_sub(self.held - now, Ordering::Relaxed);
+            if self.shared.memory_waiters.load(Ordering::Relaxed) > 0 {
+                self.shared.memory_freed.notify_waiters();
+            }
+        }
+        self.held = now;
+    }
+}
+
+/// Completes when a connection frees memory, or after 20 ms.
+async fn wait_for_memory(shared: &Shared) {
+    shared.memory_waiters.fetch_add(1, Ordering::SeqCst);
+    let _ = tokio::time::timeout(Duration::from_millis(20), shared.memory_freed.notified()).await;
+    shared.memory_waiters.fetch_sub(1, Ordering::SeqCst);
+}
+
+/// One `read()` into the spare capacity of `buf`.
+fn poll_read_into(
+    cx: &mut Context<'_>,
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+) -> Poll<io::Result<usize>> {
+    // `read_buf` is one poll_read into the buffer's spare capacity; polled
+    // once here and dropped, it loses nothing when it is Pending.
+    pin!(stream.read_buf(buf)).poll(cx)
+}
+
+// ---------------------------------------------------------------------------
+// UDP: every datagram is echoed as it is (UDP keeps message boundaries).
+
+async fn udp_echo(socket: UdpSocket, log: Log) {
     let mut buf = vec![0u8; 65536];
     loop {
         match socket.recv_from(&mut buf).await {
             Ok((n, peer)) => {
                 if let Err(e) = socket.send_to(&buf[..n], peer).await {
-                    eprintln!("{peer} (udp): {e}");
+                    log.err(format!("{peer} (udp): {e}"));
                 }
             }
             Err(e) => {
-                eprintln!("tokio_echo_server: udp receive failed: {e}");
+                log.err(format!("tokio_echo_server: udp receive failed: {e}"));
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
         }

@@ -1,0 +1,249 @@
+//! A load generator for any `!I` framed echo server (4-byte big-endian
+//! length, then the payload): C connections, each a writer thread
+//! pipelining N frames of B bytes and a reader thread checking every echoed
+//! byte; or ping-pong (one frame in flight per connection) with round-trip
+//! times. Blocking std I/O only, so it measures the servers, not a runtime.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a read may wait before the run counts as failed.
+const STALL: Duration = Duration::from_secs(30);
+/// Bytes per write and per read.
+const CHUNK: usize = 64 * 1024;
+
+/// What one run measured.
+pub struct Report {
+    /// Frames echoed and checked.
+    pub frames: u64,
+    /// From the first connect to the last echo checked.
+    pub elapsed: Duration,
+    /// Round trips (ping-pong only), sorted.
+    pub rtts: Vec<Duration>,
+}
+
+impl Report {
+    pub fn frames_per_sec(&self) -> f64 {
+        self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+
+    /// The `p`-th percentile round trip (0..=100).
+    pub fn percentile(&self, p: f64) -> Duration {
+        if self.rtts.is_empty() {
+            return Duration::ZERO;
+        }
+        let i = ((self.rtts.len() - 1) as f64 * p / 100.0).round() as usize;
+        self.rtts[i]
+    }
+}
+
+/// The bytes connection `conn` sends: N frames of `size` bytes, each with
+/// its index in its first 8 bytes (as far as they go) and a pattern of the
+/// connection after, so a lost, repeated or reordered frame shows.
+struct Wire {
+    frame: Vec<u8>,
+    frames: u64,
+    next: u64,
+    pos: usize,
+}
+
+impl Wire {
+    fn new(conn: usize, frames: u64, size: usize) -> Wire {
+        let len = u32::try_from(size).expect("frame size fits !I");
+        let mut frame = len.to_be_bytes().to_vec();
+        frame.extend((0..size).map(|i| (i as u8).wrapping_mul(31) ^ (conn as u8)));
+        let mut wire = Wire {
+            frame,
+            frames,
+            next: 0,
+            pos: 0,
+        };
+        wire.stamp();
+        wire
+    }
+
+    /// Writes frame `next`'s index into the template.
+    fn stamp(&mut self) {
+        let index = self.next.to_le_bytes();
+        let room = (self.frame.len() - 4).min(8);
+        self.frame[4..4 + room].copy_from_slice(&index[..room]);
+    }
+
+    /// Fills as much of `out` as the stream has left; returns how much.
+    fn fill(&mut self, out: &mut [u8]) -> usize {
+        let mut n = 0;
+        while n < out.len() && self.next < self.frames {
+            let take = (self.frame.len() - self.pos).min(out.len() - n);
+            out[n..n + take].copy_from_slice(&self.frame[self.pos..self.pos + take]);
+            n += take;
+            self.pos += take;
+            if self.pos == self.frame.len() {
+                self.pos = 0;
+                self.next += 1;
+                self.stamp();
+            }
+        }
+        n
+    }
+}
+
+fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
+    let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(STALL))
+        .map_err(|e| e.to_string())?;
+    Ok(stream)
+}
+
+/// Checks that what comes back is exactly what `Wire` sent.
+fn check_echoes(
+    mut stream: &TcpStream,
+    conn: usize,
+    frames: u64,
+    size: usize,
+) -> Result<(), String> {
+    let mut expected = Wire::new(conn, frames, size);
+    let total = (4 + size as u64) * frames;
+    let mut got = vec![0u8; CHUNK];
+    let mut want = vec![0u8; CHUNK];
+    let mut seen = 0u64;
+    while seen < total {
+        let n = match stream.read(&mut got) {
+            Ok(0) => {
+                return Err(format!(
+                    "connection {conn}: server closed after {seen} of {total} bytes"
+                ))
+            }
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("connection {conn}: after {seen} bytes: {e}")),
+        };
+        let m = expected.fill(&mut want[..n]);
+        if m != n || got[..n] != want[..n] {
+            return Err(format!(
+                "connection {conn}: echo differs from what was sent near byte {seen}"
+            ));
+        }
+        seen += n as u64;
+    }
+    Ok(())
+}
+
+/// `conns` connections, each pipelining `frames` frames of `size` bytes
+/// from a writer thread while a reader thread checks the echoes.
+pub fn pipelined(
+    addr: SocketAddr,
+    conns: usize,
+    frames: u64,
+    size: usize,
+) -> Result<Report, String> {
+    let streams = (0..conns)
+        .map(|_| connect(addr))
+        .collect::<Result<Vec<_>, _>>()?;
+    let start = Instant::now();
+    let results: Vec<Result<(), String>> = thread::scope(|s| {
+        let handles: Vec<_> = streams
+            .iter()
+            .enumerate()
+            .map(|(conn, stream)| {
+                s.spawn(move || {
+                    thread::scope(|s2| {
+                        let writer = s2.spawn(move || -> Result<(), String> {
+                            let mut wire = Wire::new(conn, frames, size);
+                            let mut buf = vec![0u8; CHUNK];
+                            let mut w: &TcpStream = stream;
+                            loop {
+                                let n = wire.fill(&mut buf);
+                                if n == 0 {
+                                    return Ok(());
+                                }
+                                w.write_all(&buf[..n])
+                                    .map_err(|e| format!("connection {conn}: write: {e}"))?;
+                            }
+                        });
+                        let read = check_echoes(stream, conn, frames, size);
+                        let wrote = writer
+                            .join()
+                            .unwrap_or_else(|_| Err("writer panicked".into()));
+                        let _ = stream.shutdown(Shutdown::Both);
+                        read.and(wrote)
+                    })
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err("reader panicked".into())))
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    results.into_iter().collect::<Result<Vec<()>, String>>()?;
+    Ok(Report {
+        frames: frames * conns as u64,
+        elapsed,
+        rtts: Vec::new(),
+    })
+}
+
+/// `conns` connections, each sending `frames` frames of `size` bytes one at
+/// a time, waiting for each echo (checked) before the next.
+pub fn ping_pong(
+    addr: SocketAddr,
+    conns: usize,
+    frames: u64,
+    size: usize,
+) -> Result<Report, String> {
+    let streams = (0..conns)
+        .map(|_| connect(addr))
+        .collect::<Result<Vec<_>, _>>()?;
+    let start = Instant::now();
+    let results: Vec<Result<Vec<Duration>, String>> = thread::scope(|s| {
+        let handles: Vec<_> = streams
+            .iter()
+            .enumerate()
+            .map(|(conn, stream)| {
+                s.spawn(move || -> Result<Vec<Duration>, String> {
+                    let mut wire = Wire::new(conn, frames, size);
+                    let mut frame = vec![0u8; 4 + size];
+                    let mut echo = vec![0u8; 4 + size];
+                    let mut rtts = Vec::with_capacity(frames as usize);
+                    let mut io: &TcpStream = stream;
+                    for i in 0..frames {
+                        wire.fill(&mut frame);
+                        let t = Instant::now();
+                        io.write_all(&frame)
+                            .and_then(|()| io.read_exact(&mut echo))
+                            .map_err(|e| format!("connection {conn}: frame {i}: {e}"))?;
+                        rtts.push(t.elapsed());
+                        if echo != frame {
+                            return Err(format!("connection {conn}: echo {i} differs"));
+                        }
+                    }
+                    let _ = stream.shutdown(Shutdown::Both);
+                    Ok(rtts)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("client thread panicked".into()))
+            })
+            .collect()
+    });
+    let elapsed = start.elapsed();
+    let mut rtts = Vec::new();
+    for r in results {
+        rtts.extend(r?);
+    }
+    rtts.sort_unstable();
+    Ok(Report {
+        frames: frames * conns as u64,
+        elapsed,
+        rtts,
+    })
+}
