@@ -40,7 +40,7 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use lenframe::{Codec, Error, FrameDecoder, HeaderFormat};
+use lenframe::{Codec, Error, FrameDecoder};
 use tokio::io::{AsyncReadExt, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{watch, Notify};
@@ -96,121 +96,21 @@ fn main() -> ExitCode {
 // ---------------------------------------------------------------------------
 // Configuration
 
-/// The servers' shared settings (the field names of `cli::ServerConfig`).
-struct Config {
-    addr: String,
-    codec: Codec,
-    max_conns: usize,
-    idle_timeout: Option<Duration>,
-    conn_budget: usize,
-    max_memory: usize,
-}
+/// The servers' shared settings (`--help` lists the flags).
+use cli::ServerConfig as Config;
 
-// TODO(srv merge): `cli::server_config` gains `conn_budget` and `max_memory`
-// (helper srv); until then this file parses the same flags itself with the
-// helpers of common/cli.rs. Once merged: call `cli::server_config` with
-// `default_max_conns()` and drop `parse_config`'s flag loop and
-// `default_max_memory`.
+/// Parses the command line shared with `echo_server`.
 fn parse_config() -> Result<Config, ExitCode> {
-    let (default_conns, fd_note) = default_max_conns();
-    let default_memory = default_max_memory();
-    let usage = format!(
-        "usage: tokio_echo_server [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] [--max-conns N]
-                         [--idle-timeout SECS] [--conn-budget BYTES] [--max-memory BYTES]
-  --addr HOST:PORT      address for TCP and UDP (default 127.0.0.1:9000; port 0 picks one)
-  --header FMT          Python struct format of the length header (default !I)
-  --max-frame BYTES     largest payload accepted (default 8388608)
-  --max-conns N         concurrent TCP connections served; more are refused
-                        (default {default_conns}: {fd_note})
-  --idle-timeout SECS   close a peer that stalls this long in the middle of a frame
-                        or does not read its echoes for that long
-  --conn-budget BYTES   echoes a connection may have pending before the server stops
-                        reading it until the client reads (default 8388608)
-  --max-memory BYTES    bytes buffered by all connections together before the server
-                        stops reading until memory frees (default {default_memory}:
-                        a quarter of MemAvailable, at least 64 MiB)"
-    );
-    cli::parse_cli("tokio_echo_server", &usage, |flags| {
-        let mut addr = "127.0.0.1:9000".to_owned();
-        let mut format = HeaderFormat::default();
-        let mut max_frame = lenframe::DEFAULT_MAX_FRAME_LEN;
-        let mut max_conns = default_conns;
-        let mut idle_timeout = None;
-        let mut conn_budget = 8 * 1024 * 1024;
-        let mut max_memory = default_memory;
-        while let Some(flag) = flags.next_flag() {
-            match flag.as_str() {
-                "--addr" => addr = flags.value(&flag)?,
-                "--header" => format = flags.value(&flag)?,
-                "--max-frame" => max_frame = flags.value(&flag)?,
-                "--max-conns" => max_conns = flags.value(&flag)?,
-                "--conn-budget" => conn_budget = flags.value(&flag)?,
-                "--max-memory" => max_memory = flags.value(&flag)?,
-                "--idle-timeout" => {
-                    let secs: f64 = flags.value(&flag)?;
-                    if !(secs > 0.0 && secs.is_finite()) {
-                        return Err("--idle-timeout must be a positive number of seconds".into());
-                    }
-                    idle_timeout = Some(Duration::from_secs_f64(secs));
-                }
-                other => return Err(cli::unknown(other)),
-            }
-        }
-        if max_conns == 0 {
-            return Err("--max-conns 0 would refuse every connection".into());
-        }
-        if conn_budget == 0 {
-            return Err("--conn-budget 0 would never read a byte".into());
-        }
-        if max_memory == 0 {
-            return Err("--max-memory 0 would never read a byte".into());
-        }
-        let codec = Codec::builder()
-            .format(format)
-            .max_frame_len(max_frame)
-            .build()
-            .map_err(|e| e.to_string())?;
-        Ok(Config {
-            addr,
-            codec,
-            max_conns,
-            idle_timeout,
-            conn_budget,
-            max_memory,
-        })
-    })
+    cli::server_config("tokio_echo_server", default_max_conns())
 }
 
 /// The default connection limit: the open-file limit (its soft value raised
-/// to the hard one, as a server needs) less a few descriptors for the rest,
-/// and a note on where it came from.
-fn default_max_conns() -> (usize, String) {
+/// to the hard one, as a server needs) less a few descriptors for the rest;
+/// 1000 if the limit cannot be read.
+fn default_max_conns() -> usize {
     match rlimit::increase_nofile_limit(u64::MAX) {
-        Ok(n) => {
-            let conns = n.saturating_sub(RESERVED_FDS).max(1);
-            let conns = usize::try_from(conns).unwrap_or(usize::MAX);
-            (conns, format!("RLIMIT_NOFILE {n} less {RESERVED_FDS}"))
-        }
-        Err(e) => (1000, format!("RLIMIT_NOFILE unknown: {e}")),
-    }
-}
-
-/// The default global budget: a quarter of MemAvailable, at least 64 MiB;
-/// 1 GiB when /proc/meminfo cannot be read.
-// TODO(srv merge): the same rule lives in cli::server_config.
-fn default_max_memory() -> usize {
-    let available_kib = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-            line.split_whitespace().nth(1)?.parse::<u64>().ok()
-        });
-    match available_kib {
-        Some(kib) => {
-            let quarter = kib.saturating_mul(1024) / 4;
-            usize::try_from(quarter.max(64 << 20)).unwrap_or(usize::MAX)
-        }
-        None => 1 << 30,
+        Ok(n) => usize::try_from(n.saturating_sub(RESERVED_FDS).max(1)).unwrap_or(usize::MAX),
+        Err(_) => 1000,
     }
 }
 
