@@ -105,6 +105,7 @@ impl IntBytes {
 }
 
 impl AsRef<[u8]> for IntBytes {
+    #[inline]
     fn as_ref(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]
     }

@@ -90,7 +90,8 @@ impl<W: Write> FrameWriter<W> {
         FrameWriter {
             inner: Some(inner),
             codec,
-            buf: Vec::with_capacity(capacity),
+            // Room for the whole-word stores of the last frame that fits.
+            buf: Vec::with_capacity(capacity.saturating_add(crate::encode::SLACK)),
             written: 0,
             capacity,
             poisoned: false,
@@ -131,7 +132,15 @@ impl<W: Write> FrameWriter<W> {
     /// frame was not accepted: call again with the same frame.
     #[inline]
     pub fn write_frame<P: AsRef<[u8]>>(&mut self, payload: P) -> Result<()> {
-        self.write_payload(payload.as_ref())
+        let payload = payload.as_ref();
+        // The common case, inlined: a frame that fits the buffer's room.
+        if !self.poisoned
+            && self.buf.len() + self.codec.header_len + payload.len() <= self.capacity
+            && self.codec.try_encode_to_vec(payload, &mut self.buf)
+        {
+            return Ok(());
+        }
+        self.write_payload(payload)
     }
 
     /// [`write_frame`](Self::write_frame) for a slice (not generic, so

@@ -3,6 +3,8 @@
 
 #[cfg(feature = "alloc")]
 mod buffered;
+#[cfg(feature = "alloc")]
+pub(crate) use buffered::SLACK;
 
 use crate::codec::{Codec, MAX_HEADER_LEN};
 use crate::error::{Error, Result};
@@ -118,11 +120,22 @@ impl Codec {
         // above raw_span <= max + adjustment since 2^64 > max. It is
         // rejected. tests/config_extremes.rs checks this exhaustively
         // against exact arithmetic at the extremes.
+        match self.field_for(payload_len) {
+            Some(field) => Ok(field),
+            None => Err(self.unencodable(payload_len)),
+        }
+    }
+
+    /// [`length_field`](Self::length_field) without the error: `None` if
+    /// the length cannot be sent (for fast paths that fall back to the
+    /// general one, which reports why).
+    #[inline(always)]
+    pub(crate) fn field_for(&self, payload_len: usize) -> Option<IntBytes> {
         let value = (payload_len as u64).wrapping_add(self.adjustment as u64);
         if payload_len > self.max_frame_len || value.wrapping_sub(self.raw_lo) > self.raw_span {
-            return Err(self.unencodable(payload_len));
+            return None;
         }
-        Ok(self.format.encode_in_range(value))
+        Some(self.format.encode_in_range(value))
     }
 
     #[cold]
