@@ -326,11 +326,20 @@ impl FrameDecoder {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn frames<'d, 'a>(&'d mut self, src: &'a [u8]) -> SliceFrames<'d, 'a> {
+        let fast = FastHead::of(&self.codec);
+        let plain = FastHead::plain(&self.codec);
+        let mode = if self.state == State::Head {
+            plain
+        } else {
+            Plain::General
+        };
         SliceFrames {
-            fast: FastHead::of(&self.codec),
+            fast,
+            plain,
+            mode,
             decoder: self,
-            src,
-            pos: 0,
+            rest: src,
+            len: src.len(),
             done: false,
         }
     }
@@ -562,10 +571,15 @@ impl FrameDecoder {
 #[derive(Debug)]
 pub struct SliceFrames<'d, 'a> {
     decoder: &'d mut FrameDecoder,
-    src: &'a [u8],
-    pos: usize,
+    /// The input not consumed yet, of `len` bytes in all.
+    rest: &'a [u8],
+    len: usize,
     done: bool,
     fast: FastHead,
+    /// The configuration's fast path, and the one to take now: `plain`
+    /// while the decoder is between frames, `General` otherwise.
+    plain: Plain,
+    mode: Plain,
 }
 
 /// The codec's header rules unpacked once per [`FrameDecoder::frames`]
@@ -588,7 +602,87 @@ struct FastHead {
     adjustment: u64,
 }
 
+/// The most common configurations (the whole header is the length field,
+/// no adjustment: `!I`, `<H`, `i`, ...) with the field's width and byte
+/// order fixed in the code, so a frame costs about what a hand-written
+/// walker pays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Plain {
+    Be2,
+    Le2,
+    Be4,
+    Le4,
+    Be8,
+    Le8,
+    /// Another configuration: [`FastHead::frame`].
+    Other,
+    /// Not between frames, or done: the decoder's general step.
+    General,
+}
+
+/// `(start, end)` of the whole frame at the front of `rest` for a plain
+/// configuration whose length field is `N` bytes, if its value is at most
+/// `span` and all of it is there.
+#[inline(always)]
+fn plain_frame<const N: usize>(rest: &[u8], big: bool, span: u64) -> Option<(usize, usize)> {
+    let field = rest.first_chunk::<N>()?;
+    let mut raw = 0u64;
+    if big {
+        for &b in field {
+            raw = raw << 8 | u64::from(b);
+        }
+    } else {
+        for &b in field.iter().rev() {
+            raw = raw << 8 | u64::from(b);
+        }
+    }
+    if raw > span {
+        return None;
+    }
+    // Fits usize: at most max_frame_len <= usize::MAX - N.
+    let end = N + raw as usize;
+    (end <= rest.len()).then_some((N, end))
+}
+
 impl FastHead {
+    /// The frame at the front of `rest` through the plain path chosen for
+    /// this configuration, or the general fast path.
+    #[inline(always)]
+    fn frame_of(&self, plain: Plain, rest: &[u8]) -> Option<(usize, usize)> {
+        let span = self.raw_span;
+        // The default `!I` first, with a plain compare (no jump table).
+        if plain == Plain::Be4 {
+            return plain_frame::<4>(rest, true, span);
+        }
+        match plain {
+            Plain::Be4 => plain_frame::<4>(rest, true, span),
+            Plain::Le4 => plain_frame::<4>(rest, false, span),
+            Plain::Be2 => plain_frame::<2>(rest, true, span),
+            Plain::Le2 => plain_frame::<2>(rest, false, span),
+            Plain::Be8 => plain_frame::<8>(rest, true, span),
+            Plain::Le8 => plain_frame::<8>(rest, false, span),
+            Plain::Other => self.frame(rest),
+            Plain::General => None,
+        }
+    }
+
+    /// Which plain path serves `codec`, if one does.
+    fn plain(codec: &Codec) -> Plain {
+        let plain = codec.offset == 0
+            && codec.adjustment == 0
+            && codec.raw_lo == 0
+            && codec.num_skip == codec.header_len;
+        match (plain, codec.format.size(), codec.format.is_big_endian()) {
+            (true, 2, true) => Plain::Be2,
+            (true, 2, false) => Plain::Le2,
+            (true, 4, true) => Plain::Be4,
+            (true, 4, false) => Plain::Le4,
+            (true, 8, true) => Plain::Be8,
+            (true, 8, false) => Plain::Le8,
+            _ => Plain::Other,
+        }
+    }
+
     fn of(codec: &Codec) -> FastHead {
         let bits = 8 * codec.format.size() as u32; // 8..=64
         FastHead {
@@ -631,12 +725,12 @@ impl<'a> SliceFrames<'_, 'a> {
     /// Bytes of the input consumed so far; `input[consumed()..]` is the
     /// start of an incomplete frame to keep for later.
     pub fn consumed(&self) -> usize {
-        self.pos
+        self.len - self.rest.len()
     }
 
     /// The unconsumed rest of the input.
     pub fn remainder(&self) -> &'a [u8] {
-        &self.src[self.pos..]
+        self.rest
     }
 }
 
@@ -645,21 +739,40 @@ impl<'a> Iterator for SliceFrames<'_, 'a> {
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if self.decoder.state == State::Head && !self.done {
-            let rest = &self.src[self.pos..];
-            if let Some((start, end)) = self.fast.frame(rest) {
-                self.pos += end;
-                return Some(Ok(&rest[start..end]));
-            }
+        let rest = self.rest;
+        if let Some((start, end)) = self.fast.frame_of(self.mode, rest) {
+            self.rest = &rest[end..];
+            return Some(Ok(&rest[start..end]));
         }
+        self.next_in_general()
+    }
+}
+
+impl<'a> SliceFrames<'_, 'a> {
+    /// `next` for everything but a whole valid frame at a boundary: kept
+    /// out of line, so the loop around the fast path stays small.
+    #[cold]
+    #[inline(never)]
+    fn next_in_general(&mut self) -> Option<Result<&'a [u8]>> {
+        let item = self.step_general();
+        self.mode = if self.done || self.decoder.state != State::Head {
+            Plain::General
+        } else {
+            self.plain
+        };
+        item
+    }
+
+    /// The decoder's general step until a frame, an error or the end.
+    fn step_general(&mut self) -> Option<Result<&'a [u8]>> {
         while !self.done {
-            let rest = &self.src[self.pos..];
+            let rest = self.rest;
             match self.decoder.step(rest) {
                 Ok(Step::Frame { start, end }) => {
-                    self.pos += end;
+                    self.rest = &rest[end..];
                     return Some(Ok(&rest[start..end]));
                 }
-                Ok(Step::Discard(n)) => self.pos += n,
+                Ok(Step::Discard(n)) => self.rest = &rest[n..],
                 Ok(Step::Need) => self.done = true,
                 Err(fault) => {
                     self.done = true;
