@@ -16,15 +16,23 @@
 //! through the borrowed face), `frames` (the same through the borrowed
 //! iterator `FrameDecoder::frames`), `walker` (a hand-written `!I` loop
 //! over the slice: the floor), `encode` (`Codec::encode` of a 16-byte
-//! payload into a reused `BytesMut`). The decoders are fed rounds of 1024
-//! frames, so `n` counts in whole rounds. Without a workload argument (as
+//! payload into a reused `BytesMut`), `read` (`FrameReader::read_frame_ref`
+//! over a `&[u8]`). Their tokio-util counterparts, same shapes, for
+//! benches/guard.sh: `tokio_decode` (`LengthDelimitedCodec::decode` over one
+//! `BytesMut`), `tokio_encode` (`Encoder<&[u8]>::encode` into a reused
+//! `BytesMut`), `tokio_read` (a `FramedRead` over a `&[u8]`, polled
+//! directly with a no-op waker: what its `Stream` does per frame, without a
+//! runtime). The decoders and readers are fed rounds of 1024 frames, so `n`
+//! counts in whole rounds. Without a workload argument (as
 //! `cargo test --benches` and `cargo bench` run it) it runs each once with
 //! a small `n` and checks the results.
 
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use lenframe::{Codec, FrameDecoder};
+use futures_util::StreamExt as _;
+use lenframe::{Codec, FrameDecoder, FrameReader};
+use tokio_util::codec::{Decoder as _, Encoder as _, FramedRead, LengthDelimitedCodec};
 
 const PAYLOAD: [u8; 16] = *b"0123456789abcdef";
 
@@ -136,16 +144,106 @@ fn encode(n: usize) -> usize {
     total + buf.len()
 }
 
+/// The same frames through `FrameReader::read_frame_ref` over a `&[u8]`,
+/// one reader per round (its buffer set-up is shared by 1024 frames).
+#[inline(never)]
+fn read(n: usize) -> usize {
+    let wire = wire();
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        let mut r = FrameReader::new(black_box(&wire[..]));
+        while let Some(frame) = r.read_frame_ref().expect("valid wire") {
+            total += black_box(frame).len();
+        }
+    }
+    total
+}
+
+/// tokio-util's counterpart of `decode`: `LengthDelimitedCodec::decode`
+/// (default: 4-byte big-endian header, 8 MiB maximum, as `Codec::default()`)
+/// over one `BytesMut` refilled each round.
+#[inline(never)]
+fn tokio_decode(n: usize) -> usize {
+    let wire = wire();
+    let mut codec = LengthDelimitedCodec::new();
+    let mut buf = BytesMut::with_capacity(wire.len());
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        buf.extend_from_slice(black_box(&wire));
+        while let Some(frame) = codec.decode(black_box(&mut buf)).expect("valid wire") {
+            total += black_box(frame).len();
+        }
+    }
+    total
+}
+
+/// tokio-util's counterpart of `encode`: `Encoder<&[u8]>` into a reused
+/// `BytesMut` (no `Bytes` clone per frame).
+#[inline(never)]
+fn tokio_encode(n: usize) -> usize {
+    let mut codec = LengthDelimitedCodec::new();
+    let mut buf = BytesMut::with_capacity(1024 * 20);
+    let mut total = 0;
+    for i in 0..n {
+        codec
+            .encode(black_box(&PAYLOAD[..]), &mut buf)
+            .expect("16 bytes fit");
+        if i % 1024 == 1023 {
+            total += buf.len();
+            buf.clear();
+        }
+    }
+    total + buf.len()
+}
+
+/// tokio-util's counterpart of `read`: a `FramedRead` over a `&[u8]` (tokio
+/// implements `AsyncRead` for it), one per round, its `Stream` polled with a
+/// no-op waker. The source is always ready, so each poll is what an
+/// executor's `next().await` costs per frame minus the executor.
+#[inline(never)]
+fn tokio_read(n: usize) -> usize {
+    let wire = wire();
+    let mut cx = std::task::Context::from_waker(futures_util::task::noop_waker_ref());
+    let mut total = 0;
+    for _ in 0..n.div_ceil(ROUND) {
+        let mut r = FramedRead::new(black_box(&wire[..]), LengthDelimitedCodec::new());
+        loop {
+            match r.poll_next_unpin(&mut cx) {
+                std::task::Poll::Ready(Some(frame)) => {
+                    total += black_box(frame.expect("valid wire")).len();
+                }
+                std::task::Poll::Ready(None) => break,
+                std::task::Poll::Pending => unreachable!("a &[u8] is always ready"),
+            }
+        }
+    }
+    total
+}
+
+/// A workload: runs `n` frames, returns the bytes that came out.
+type Workload = fn(usize) -> usize;
+
+/// Every workload, by the name the command line takes.
+const WORKLOADS: [(&str, Workload); 9] = [
+    ("decode", decode),
+    ("decode_slice", decode_slice),
+    ("frames", frames),
+    ("walker", walker),
+    ("encode", encode),
+    ("read", read),
+    ("tokio_decode", tokio_decode),
+    ("tokio_encode", tokio_encode),
+    ("tokio_read", tokio_read),
+];
+
 fn run(workload: &str, n: usize) -> usize {
-    match workload {
-        "decode" => decode(n),
-        "decode_slice" => decode_slice(n),
-        "frames" => frames(n),
-        "walker" => walker(n),
-        "encode" => encode(n),
-        other => {
+    match WORKLOADS.iter().find(|(name, _)| *name == workload) {
+        Some((_, f)) => f(n),
+        None => {
+            let names: Vec<&str> = WORKLOADS.iter().map(|(name, _)| *name).collect();
             eprintln!(
-                "unknown workload {other:?}: use decode, decode_slice, frames, walker or encode"
+                "unknown workload {workload:?}: use one of {}",
+                names.join(", ")
             );
             std::process::exit(2);
         }
@@ -163,12 +261,15 @@ fn main() {
             println!("{workload} {n}: {}", run(workload, n));
         }
         _ => {
-            // Smoke test: each workload does what it says.
-            assert_eq!(run("decode", 2 * ROUND), 2 * ROUND * 16);
-            assert_eq!(run("decode_slice", 2 * ROUND), 2 * ROUND * 16);
-            assert_eq!(run("frames", 2 * ROUND), 2 * ROUND * 16);
-            assert_eq!(run("walker", 2 * ROUND), 2 * ROUND * 16);
-            assert_eq!(run("encode", 3000), 3000 * 20);
+            // Smoke test: each workload does what it says (payload bytes
+            // out of a decoder or reader, wire bytes out of an encoder).
+            for (name, f) in WORKLOADS {
+                if name.ends_with("encode") {
+                    assert_eq!(f(3000), 3000 * 20, "{name}");
+                } else {
+                    assert_eq!(f(2 * ROUND), 2 * ROUND * 16, "{name}");
+                }
+            }
             println!("per_frame: workloads checked (run under callgrind for instruction counts)");
         }
     }

@@ -16,7 +16,7 @@ count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
     | sed -n 's/.*Collected : \([0-9]*\).*/\1/p'
 }
-for w in ${WORKLOADS:-decode decode_slice frames walker encode}; do
+for w in ${WORKLOADS:-decode decode_slice frames walker encode read tokio_decode tokio_encode tokio_read}; do
   small=$(count "$w" "$n")
   big=$(count "$w" $((10 * n)))
   python3 -c "print(f'$w: {($big - $small) / (9 * $n):.1f} instructions per frame')"
