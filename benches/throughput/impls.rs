@@ -164,6 +164,31 @@ pub fn tokio_encode(
     }
 }
 
+/// What a tokio-util user writes for frames to a blocking `Write`, the
+/// shape of `FrameWriter`: `Encoder<&[u8]>` into a `BytesMut`, handed to the
+/// writer (`write_all`) whenever 16 KiB (`FrameWriter`'s buffer) are ready.
+pub fn tokio_write(
+    codec: &mut LengthDelimitedCodec,
+    payloads: &[Vec<u8>],
+    n: usize,
+    buf: &mut BytesMut,
+    sink: &mut Vec<u8>,
+) {
+    use std::io::Write as _;
+    sink.clear();
+    buf.clear();
+    for i in 0..n {
+        codec
+            .encode(&payloads[i % payloads.len()][..], buf)
+            .unwrap();
+        if buf.len() >= 16 * 1024 {
+            sink.write_all(buf).unwrap();
+            buf.clear();
+        }
+    }
+    sink.write_all(buf).unwrap();
+}
+
 // ------------------------------------------------------------- the seeds' idiom and the limits
 
 /// The seeds' idiom in Rust: `read_exact` the header, then `read_exact` the

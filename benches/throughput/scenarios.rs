@@ -257,17 +257,32 @@ fn encode_scenario(b: &Bench, name: &'static str, n: usize) -> Scenario {
         impls::lenframe_writer(&payloads, n, &mut sink);
         check(&sink)
     });
-    lines.push(timed("lenframe-writer", want, t, true, tokio));
+    lines.push(timed(
+        "lenframe-writer",
+        want,
+        t,
+        true,
+        Some("tokio-util-write"),
+    ));
     let mut theirs = impls::tokio_codec(HeaderFormat::default());
     let t = b.time("tokio-util", want, || {
         impls::tokio_encode(&mut theirs, &payloads, n, &mut out);
         check(&out)
     });
     lines.push(timed("tokio-util", want, t, true, None));
+    let mut buf = BytesMut::with_capacity(32 * 1024);
+    let t = b.time("tokio-util-write", want, || {
+        impls::tokio_write(&mut theirs, &payloads, n, &mut buf, &mut sink);
+        check(&sink)
+    });
+    lines.push(timed("tokio-util-write", want, t, true, None));
     Scenario {
         name,
         lines,
-        notes: vec!["tokio-util: Encoder<&[u8]> into a reused BytesMut, as Codec::encode".into()],
+        notes: vec![
+            "tokio-util: Encoder<&[u8]> into a reused BytesMut, as Codec::encode".into(),
+            "tokio-util-write: the same, write_all to the sink every 16 KiB, as FrameWriter".into(),
+        ],
     }
 }
 
