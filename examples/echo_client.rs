@@ -256,7 +256,7 @@ fn burst(stream: TcpStream, config: &Config, n: usize) -> Result<(), String> {
     }
     match checker.join().expect("checker thread") {
         Ok(got) => {
-            println!("{got}/{n} frames echoed intact");
+            cli::say!("{got}/{n} frames echoed intact");
             Ok(())
         }
         // The reading side knows best why the server stopped; a failed

@@ -66,21 +66,21 @@ fn main() -> ExitCode {
 }
 
 fn demo() -> Result<(), Box<dyn std::error::Error>> {
-    println!("1. without framing: three send() calls, one recv(1024)");
+    cli::say!("1. without framing: three send() calls, one recv(1024)");
     let (mut tx, mut rx) = pair()?;
     for name in NAMES {
-        println!("   send {name:?}");
+        cli::say!("   send {name:?}");
         tx.write_all(name.as_bytes())?;
     }
     wait_for(&rx, 15)?;
     let mut buf = [0u8; 1024];
     let n = rx.read(&mut buf)?;
-    println!(
+    cli::say!(
         "   recv(1024) -> {:?}   <- stuck together",
         String::from_utf8_lossy(&buf[..n])
     );
 
-    println!("2. with lenframe: the same three messages");
+    cli::say!("2. with lenframe: the same three messages");
     let (tx, rx) = pair()?;
     let mut writer = FrameWriter::new(tx);
     for name in NAMES {
@@ -89,16 +89,16 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     writer.flush()?;
     drop(writer); // closes the sender: end of stream after the third frame
     for frame in FrameReader::new(rx) {
-        println!("   read_frame() -> {:?}", String::from_utf8_lossy(&frame?));
+        cli::say!("   read_frame() -> {:?}", String::from_utf8_lossy(&frame?));
     }
 
-    println!("3. one large message (100000 bytes)");
+    cli::say!("3. one large message (100000 bytes)");
     let big: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
     let (mut tx, mut rx) = pair()?;
     tx.write_all(&big)?;
     wait_for(&rx, 2048)?;
     let n = rx.read(&mut buf)?;
-    println!("   without framing: recv(1024) -> {n} bytes, the rest is left for the next recv");
+    cli::say!("   without framing: recv(1024) -> {n} bytes, the rest is left for the next recv");
     let (tx, rx) = pair()?;
     let sender = std::thread::spawn(move || -> lenframe::Result<()> {
         let mut writer = FrameWriter::new(tx);
@@ -109,7 +109,7 @@ fn demo() -> Result<(), Box<dyn std::error::Error>> {
     let frame = reader.read_frame()?.expect("one frame");
     sender.join().expect("sender")?;
     let intact = frame.iter().enumerate().all(|(i, &b)| b == (i % 251) as u8);
-    println!(
+    cli::say!(
         "   with lenframe: read_frame() -> {} bytes, intact: {intact}",
         frame.len()
     );

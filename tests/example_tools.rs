@@ -668,3 +668,37 @@ fn nonsensical_file_transfer_flags_exit_2_with_one_line() {
         assert_eq!(refused(&run(cmd, b""), &format!("{args:?}")), want);
     }
 }
+
+/// `example | head -1`: once stdout is closed the examples end quietly,
+/// without a panic on stderr.
+#[test]
+fn closed_stdout_ends_quietly() {
+    use std::io::{BufRead, BufReader};
+    for args in [&["--help"][..], &[][..]] {
+        for name in ["sticky_demo", "file_transfer", "echo_client"] {
+            if name != "sticky_demo" && args.is_empty() {
+                continue; // they need flags to do anything
+            }
+            let mut child = Command::new(example(name))
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut first = String::new();
+            BufReader::new(child.stdout.take().unwrap())
+                .read_line(&mut first)
+                .unwrap();
+            assert!(!first.is_empty(), "{name} {args:?} printed nothing");
+            // The reader is dropped: stdout is closed.
+            let out = child.wait_with_output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!stderr.contains("panicked"), "{name} {args:?}: {stderr}");
+            assert!(
+                out.status.success(),
+                "{name} {args:?}: {:?} {stderr}",
+                out.status
+            );
+        }
+    }
+}

@@ -2,11 +2,26 @@
 //! dependency for four flags).
 
 use std::fmt::Display;
+use std::io::Write;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
 use lenframe::{Codec, HeaderFormat};
+
+/// `println!` for the examples' stdout: once stdout is closed (`| head`),
+/// the program ends quietly instead of panicking.
+#[allow(unused_macros)] // not every example prints to stdout
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
+#[allow(unused_imports)] // not every example prints to stdout
+pub(crate) use say;
 
 /// The flags after the program name.
 pub struct Flags {
@@ -41,7 +56,8 @@ pub fn parse_cli<T>(
 ) -> Result<T, ExitCode> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--help" || a == "-h") {
-        println!("{usage}");
+        // `--help | head` closes stdout early: not an error worth a panic.
+        let _ = writeln!(std::io::stdout(), "{usage}");
         return Err(ExitCode::SUCCESS);
     }
     parse(&mut Flags {
