@@ -83,7 +83,7 @@ mod server_log;
 /// the spare descriptor.
 const FD_RESERVE: usize = 32;
 /// Bytes one `read()` may bring in.
-const READ_SIZE: usize = 128 * 1024;
+const READ_SIZE: usize = 256 * 1024;
 /// How long workers deliver echoes after a shutdown signal before they
 /// close what is left (the summary follows within 2 s of the signal).
 const DRAIN: Duration = Duration::from_millis(1500);

@@ -290,8 +290,20 @@ impl Conn {
             self.pending_bytes += tally.bytes;
             return Ok(());
         }
+        if self.partial.is_empty() && echo_is_input(self.decoder.codec()) {
+            // Zero-copy: the echoes of whole frames are the very bytes that
+            // came in, written from the read buffer.
+            let used = count_frames(&mut self.decoder, data, &mut tally)?;
+            keep_rest(&self.decoder, &mut self.partial, &data[used..]);
+            return self.write_batch(&data[..used], tally);
+        }
         echo.clear();
         decode(&mut self.decoder, &mut self.partial, data, echo, &mut tally)?;
+        self.write_batch(echo, tally)
+    }
+
+    /// Writes a batch of echoes now; keeps what the socket does not take.
+    fn write_batch(&mut self, echo: &[u8], tally: Tally) -> Result<(), String> {
         let written = self.write_some(echo)?;
         if written == echo.len() {
             self.frames += tally.frames;
@@ -396,7 +408,13 @@ fn decode(
     }
     // The rest is decoded where it lies.
     let used = echo_frames(decoder, data, out, tally)?;
-    let rest = &data[used..];
+    keep_rest(decoder, partial, &data[used..]);
+    Ok(())
+}
+
+/// Keeps `rest`, the start of an incomplete frame, in `partial` (empty),
+/// with room for the whole frame when it is not too large.
+fn keep_rest(decoder: &FrameDecoder, partial: &mut Vec<u8>, rest: &[u8]) {
     if !rest.is_empty() {
         let whole = rest.len() + decoder.needed(rest.len());
         if whole <= RESERVE_WHOLE {
@@ -404,7 +422,32 @@ fn decode(
         }
         partial.extend_from_slice(rest);
     }
-    Ok(())
+}
+
+/// True when the echo of a frame is byte for byte the frame that came in:
+/// the header is exactly the length field, with no adjustment (the
+/// default `!I`, and `i`, `<H`, ...). Then echoing needs no encoding.
+fn echo_is_input(codec: &Codec) -> bool {
+    codec.length_field_offset() == 0
+        && codec.num_skip() == codec.header_len()
+        && codec.length_adjustment() == 0
+}
+
+/// Checks every complete frame at the front of `src` (their echoes are
+/// `src[..used]` itself, see [`echo_is_input`]); returns the bytes used.
+fn count_frames(
+    decoder: &mut FrameDecoder,
+    src: &[u8],
+    tally: &mut Tally,
+) -> Result<usize, String> {
+    let codec = *decoder.codec();
+    let mut frames = decoder.frames(src);
+    while let Some(frame) = frames.next() {
+        let payload = frame.map_err(|e| rejected(&codec, &e, frames.remainder()))?;
+        tally.frames += 1;
+        tally.bytes += payload.len() as u64;
+    }
+    Ok(frames.consumed())
 }
 
 /// Echoes every complete frame at the front of `src` into `out`; returns
@@ -415,6 +458,11 @@ fn echo_frames(
     out: &mut Vec<u8>,
     tally: &mut Tally,
 ) -> Result<usize, String> {
+    if echo_is_input(decoder.codec()) {
+        let used = count_frames(decoder, src, tally)?;
+        out.extend_from_slice(&src[..used]);
+        return Ok(used);
+    }
     let codec = *decoder.codec();
     let mut frames = decoder.frames(src);
     while let Some(frame) = frames.next() {
