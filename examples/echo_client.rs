@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example echo_client -- [--addr HOST:PORT] [--header FMT] [--max-frame BYTES]
 //! cargo run --release --example echo_client -- --burst N [--size BYTES]
+//! cargo run --release --example echo_client -- --conns C --frames N [--size BYTES] [--pingpong]
 //! ```
 //!
 //! Interactive (default): each stdin line, newline stripped, is one frame;
@@ -17,6 +18,13 @@
 //! `--burst N`: N frames of varied content written back to back in ONE
 //! write (sticky packets on purpose), N replies read and compared byte for
 //! byte. Prints `N/N frames echoed intact`, or what went wrong and exits 1.
+//!
+//! `--conns C --frames N`: a load generator for any `!I` echo server. C
+//! connections, each a writer thread pipelining N frames of `--size` bytes
+//! (default 16) and a reader thread checking every echoed byte; prints
+//! frames/s. With `--pingpong` each connection keeps one frame in flight and
+//! the client prints the round trips' p50 and p99. (`echo_bench` runs the
+//! same load against the three example servers side by side.)
 //!
 //! When the server closes the connection before answering everything, the
 //! client says what most likely happened: another header format (the
@@ -33,13 +41,23 @@ use lenframe::{Codec, Error, HeaderFormat, DEFAULT_MAX_FRAME_LEN};
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/load.rs"]
+mod load;
 
 const USAGE: &str = "usage: echo_client [--addr HOST:PORT] [--header FMT] [--max-frame BYTES] [--burst N [--size BYTES]]
+       echo_client [--addr HOST:PORT] --conns C --frames N [--size BYTES] [--pingpong]
   --addr HOST:PORT    server address (default 127.0.0.1:9000)
   --header FMT        Python struct format of the length header (default !I, as echo_server)
   --max-frame BYTES   largest payload sent or accepted back (default 8388608, as echo_server)
   --burst N           send N frames in one write, check the N echoes, report
-  --size BYTES        payload size of each burst frame (default 32; needs --burst)
+  --size BYTES        payload size of each burst or load frame (default 32 for --burst,
+                      16 for --conns)
+  --conns C           load mode (!I frames): C connections, each pipelining --frames N
+                      frames from a writer thread while a reader thread checks every echo;
+                      prints frames/s
+  --frames N          frames per connection in load mode
+  --pingpong          load mode with one frame in flight per connection: prints the
+                      round trips' p50 and p99
 Without --burst, each line of stdin is one frame and each echo prints as one
 line. On a terminal a \"> \" prompt is shown and each line waits for its echo;
 from a pipe or file there is no prompt and stdout holds only the echoes.";
@@ -49,6 +67,8 @@ struct Config {
     codec: Codec,
     burst: Option<usize>,
     size: usize,
+    /// Load mode: connections, frames per connection, ping-pong.
+    load: Option<(usize, u64, bool)>,
 }
 
 fn parse_args() -> Result<Config, ExitCode> {
@@ -58,17 +78,49 @@ fn parse_args() -> Result<Config, ExitCode> {
         let mut max_frame = DEFAULT_MAX_FRAME_LEN;
         let mut burst = None;
         let mut size = None;
+        let mut conns: Option<usize> = None;
+        let mut frames: Option<u64> = None;
+        let mut pingpong = false;
+        let mut header_given = false;
         while let Some(flag) = flags.next_flag() {
             match flag.as_str() {
                 "--addr" => addr = flags.value(&flag)?,
-                "--header" => format = flags.value(&flag)?,
+                "--header" => {
+                    format = flags.value(&flag)?;
+                    header_given = true;
+                }
+                "--conns" => conns = Some(flags.value(&flag)?),
+                "--frames" => frames = Some(flags.value(&flag)?),
+                "--pingpong" => pingpong = true,
                 "--max-frame" => max_frame = flags.value(&flag)?,
                 "--burst" => burst = Some(flags.value(&flag)?),
                 "--size" => size = Some(flags.value::<usize>(&flag)?),
                 other => return Err(cli::unknown(other)),
             }
         }
+        let load = match (conns, frames) {
+            (Some(c), Some(n)) => {
+                if c == 0 || n == 0 {
+                    return Err("--conns and --frames need at least 1".into());
+                }
+                if burst.is_some() {
+                    return Err("--burst and --conns are two different modes: give one".into());
+                }
+                if header_given && format != HeaderFormat::default() {
+                    return Err("load mode (--conns) speaks !I frames only".into());
+                }
+                Some((c, n, pingpong))
+            }
+            (Some(_), None) | (None, Some(_)) => {
+                return Err("load mode needs both --conns C and --frames N".into())
+            }
+            (None, None) if pingpong => {
+                return Err("--pingpong is a load mode: give --conns C --frames N too".into())
+            }
+            (None, None) => None,
+        };
         match (burst, size) {
+            (None, Some(_)) if load.is_some() => {}
             (None, Some(_)) => {
                 return Err(
                     "--size sets the size of --burst frames: give --burst N too \
@@ -84,7 +136,7 @@ fn parse_args() -> Result<Config, ExitCode> {
             .max_frame_len(max_frame)
             .build()
             .map_err(|e| e.to_string())?;
-        let size = size.unwrap_or(32);
+        let size = size.unwrap_or(if load.is_some() { 16 } else { 32 });
         // Refuse locally, before connecting: a server would only close the
         // connection, and the client would see a bare "Broken pipe".
         if let Err(e) = codec.header(size) {
@@ -102,6 +154,7 @@ fn parse_args() -> Result<Config, ExitCode> {
             codec,
             burst,
             size,
+            load,
         })
     })
 }
@@ -111,6 +164,9 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(exit) => return exit,
     };
+    if let Some((conns, frames, pingpong)) = config.load {
+        return run_load(&config, conns, frames, pingpong);
+    }
     let stream = match TcpStream::connect(&config.addr) {
         Ok(s) => s,
         Err(e) => {
@@ -125,6 +181,47 @@ fn main() -> ExitCode {
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        Err(msg) => {
+            eprintln!("echo_client: {msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Load mode: drives the server and prints one line of results.
+fn run_load(config: &Config, conns: usize, frames: u64, pingpong: bool) -> ExitCode {
+    use std::net::ToSocketAddrs;
+    let addr = match config.addr.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(addr)) => addr,
+        Ok(None) | Err(_) => {
+            eprintln!("echo_client: cannot resolve {}", config.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let size = config.size;
+    let run = if pingpong {
+        load::ping_pong(addr, conns, frames, size)
+    } else {
+        load::pipelined(addr, conns, frames, size)
+    };
+    match run {
+        Ok(report) if pingpong => {
+            cli::say!(
+                "{conns} x {frames} round trips of {size} B: {:.0} frames/s, p50 {:.1} us, p99 {:.1} us",
+                report.frames_per_sec(),
+                report.percentile(50.0).as_secs_f64() * 1e6,
+                report.percentile(99.0).as_secs_f64() * 1e6,
+            );
+            ExitCode::SUCCESS
+        }
+        Ok(report) => {
+            cli::say!(
+                "{conns} x {frames} frames of {size} B pipelined, every echo checked: {:.0} frames/s in {:.3} s",
+                report.frames_per_sec(),
+                report.elapsed.as_secs_f64(),
+            );
+            ExitCode::SUCCESS
+        }
         Err(msg) => {
             eprintln!("echo_client: {msg}");
             ExitCode::FAILURE

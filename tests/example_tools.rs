@@ -702,3 +702,58 @@ fn closed_stdout_ends_quietly() {
         }
     }
 }
+
+/// Load mode drives any `!I` echo server: pipelined with every echo
+/// checked, and ping-pong with percentiles; its flags must come together.
+#[test]
+fn echo_client_load_mode() {
+    let server = ExampleServer::start("echo_server", &[]);
+    let addr = server.addr.to_string();
+    let out = run(
+        {
+            let mut cmd = Command::new(example("echo_client"));
+            cmd.args(["--addr", &addr, "--conns", "3", "--frames", "20000"]);
+            cmd
+        },
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("3 x 20000 frames of 16 B pipelined, every echo checked: "),
+        "{text}"
+    );
+    let out = run(
+        {
+            let mut cmd = Command::new(example("echo_client"));
+            cmd.args(["--addr", &addr, "--conns", "2", "--frames", "50"]);
+            cmd.args(["--size", "64", "--pingpong"]);
+            cmd
+        },
+        b"",
+    );
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("2 x 50 round trips of 64 B") && text.contains("p99"),
+        "{text}"
+    );
+    for args in [
+        &["--conns", "2"][..],
+        &["--pingpong"][..],
+        &["--conns", "2", "--frames", "5", "--burst", "3"][..],
+        &["--conns", "2", "--frames", "5", "--header", "i"][..],
+        &["--conns", "0", "--frames", "5"][..],
+    ] {
+        let out = run(
+            {
+                let mut cmd = Command::new(example("echo_client"));
+                cmd.args(["--addr", &addr]).args(args);
+                cmd
+            },
+            b"",
+        );
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert_eq!(stderr_of(&out).lines().count(), 1, "{args:?}");
+    }
+}
