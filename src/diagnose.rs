@@ -304,10 +304,15 @@ pub(crate) struct Cut(pub(crate) FramePart, pub(crate) u64, pub(crate) u64);
 impl fmt::Display for Cut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let Cut(part, got, expected) = *self;
-        if part != FramePart::Payload || expected == 0 {
+        // Only a declared length of 4 or 8 bytes' width (a 2-byte value
+        // may as well be the low half of a 4-byte field), and only when the
+        // stream ended exactly where the other byte order's frame ends: a
+        // legitimate frame of 512 bytes cut after 100 is not blamed on the
+        // byte order.
+        if part != FramePart::Payload || width(expected) < 4 {
             return Ok(());
         }
-        hint_for(expected, |v| v <= got, true).fmt(f)
+        hint_for(expected, |v| v == got, true).fmt(f)
     }
 }
 
@@ -436,7 +441,7 @@ mod stall {
         let got = (buffered.len().min(end) - header_len) as u64;
         let expected = (end - header_len) as u64;
         let what = match other_order_len(codec, field) {
-            Some(len) if header_len as u64 + len <= buffered.len() as u64 && len < expected => {
+            Some(len) if len < expected && ends_on_other_order_frames(codec, buffered) => {
                 What::Order { len }
             }
             _ => {
@@ -461,6 +466,36 @@ mod stall {
                 what,
             },
         )
+    }
+
+    /// True when `buffered` is one or more whole frames read in the other
+    /// byte order, ending exactly at its end: what a peer that wrote its
+    /// frames that way and then waited leaves behind. (A legitimate 64 KiB
+    /// frame still arriving reads as 256 bytes the other way too, but its
+    /// bytes do not end on such a boundary.)
+    fn ends_on_other_order_frames(codec: &crate::Codec, buffered: &[u8]) -> bool {
+        let (offset, size, header_len) = (
+            codec.length_field_offset(),
+            codec.format().size(),
+            codec.header_len(),
+        );
+        let mut pos = 0usize;
+        while pos < buffered.len() {
+            let Some(field) = buffered.get(pos + offset..pos + offset + size) else {
+                return false;
+            };
+            let Some(len) = other_order_len(codec, field) else {
+                return false;
+            };
+            let Some(end) = usize::try_from(len)
+                .ok()
+                .and_then(|len| (pos + header_len).checked_add(len))
+            else {
+                return false;
+            };
+            pos = end;
+        }
+        pos == buffered.len() && pos > 0
     }
 
     /// The payload length the length field declares when read in the other

@@ -39,12 +39,14 @@ const GROWTH_STEP: usize = 64 * 1024;
 /// capacity of tokio-util's `FramedRead`.
 const IDLE_CAPACITY: usize = 8 * 1024;
 
-/// After a frame of at least [`GROWTH_STEP`] bytes: if the read buffer is
-/// larger than that and holds less, moves what it holds to a fresh small
-/// buffer, so the large allocation is freed (once the frames sharing it are
+/// After a frame of at least half [`GROWTH_STEP`] (its allocation may be
+/// 64 KiB or more): if the read buffer holds less than [`IDLE_CAPACITY`],
+/// moves what it holds to a fresh small buffer, so the large allocation is freed (once the frames sharing it are
 /// dropped) instead of being kept by an idle connection.
 fn shrink_if_drained(src: &mut BytesMut) {
-    if src.capacity() > GROWTH_STEP && src.len() < GROWTH_STEP {
+    // Not `src.capacity()`: after a frame is split off, the buffer is a view
+    // of the allocation's tail and says less than the allocation holds.
+    if src.len() < IDLE_CAPACITY {
         let mut fresh = BytesMut::with_capacity(IDLE_CAPACITY.max(src.len()));
         fresh.extend_from_slice(src);
         *src = fresh;
@@ -190,7 +192,7 @@ impl FrameCodec {
                     .min(src.len().max(GROWTH_STEP));
                 src.reserve(step);
             }
-            Some(frame) if frame.len() >= GROWTH_STEP => shrink_if_drained(src),
+            Some(frame) if frame.len() >= GROWTH_STEP / 2 => shrink_if_drained(src),
             Some(_) => {}
         }
         Ok(frame)

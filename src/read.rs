@@ -35,8 +35,10 @@ pub(crate) const IDLE_CAPACITY: usize = 64 * 1024;
 /// * End of stream between frames is a clean `Ok(None)`; inside a header
 ///   or payload it is [`Error::Truncated`](crate::Error::Truncated).
 /// * Memory grows with the bytes that arrive, never with what a header
-///   claims: the buffer holds at most max(64 KiB, 2 x bytes received of the
-///   current frame) plus what was already buffered.
+///   claims: the buffer's allocation stays within max(64 KiB, 4 x the bytes
+///   received of the current frame) plus what was already buffered (it
+///   doubles as it grows), and returns to 16 KiB once a frame larger than
+///   64 KiB has left it (see [`set_idle_capacity`](Self::set_idle_capacity)).
 ///
 /// # Examples
 ///
@@ -70,6 +72,10 @@ pub struct FrameReader<R> {
     /// A buffer larger than this is replaced by a small one once a large
     /// frame has left it.
     idle_capacity: usize,
+    /// The largest capacity the buffer reached since it was last given
+    /// back (`BytesMut::capacity` of a view split off a large allocation
+    /// says less than the allocation holds).
+    peak: usize,
 }
 
 impl Codec {
@@ -110,15 +116,17 @@ impl<R: Read> FrameReader<R> {
             last_len: 0,
             done: false,
             idle_capacity: IDLE_CAPACITY,
+            peak: READ_CHUNK,
         }
     }
 
     /// Sets the capacity above which the read buffer is given back once a
-    /// large frame has left it (default 64 KiB): after an 8 MiB frame, an
-    /// idle reader holds a 16 KiB buffer again, not megabytes. Frames
-    /// smaller than 4 KiB never trigger the check. `usize::MAX` keeps every
-    /// buffer (no reallocation when large frames follow each other through
-    /// [`read_frame_ref`](Self::read_frame_ref)).
+    /// large frame has left it (default 64 KiB): after a frame of 100 KiB or
+    /// 8 MiB, an idle reader holds a 16 KiB buffer again, not megabytes. It
+    /// happens at the next read that needs only a header (or right away
+    /// after a frame over 256 KiB), never while small frames flow.
+    /// `usize::MAX` keeps every buffer (no reallocation when large frames
+    /// follow each other).
     ///
     /// ```
     /// let mut r = lenframe::FrameReader::new(&b""[..]);
@@ -253,17 +261,25 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
-    /// If the buffer is over the idle capacity and holds little, moves what
-    /// it holds to a fresh small buffer, so the large allocation is freed
-    /// (once the frames sharing it are dropped). Called after a frame over
-    /// 256 KiB, and before a read that needs little (between large frames
-    /// the buffer is kept: the next one fills it).
+    /// If the buffer grew over the idle capacity and holds little, moves
+    /// what it holds to a fresh small buffer, so the large allocation is
+    /// freed (once the frames sharing it are dropped). Called after a frame
+    /// over 256 KiB, and before a read that needs little: between large
+    /// frames, while each read ends inside the next one, the buffer is
+    /// kept.
     fn shrink_if_drained(&mut self) {
-        if self.buf.capacity() > self.idle_capacity && self.buf.len() <= READ_CHUNK {
+        let peak = self.peak.max(self.buf.capacity());
+        if peak > self.idle_capacity && self.buf.len() <= READ_CHUNK {
             let mut fresh = BytesMut::with_capacity(READ_CHUNK);
             fresh.extend_from_slice(&self.buf);
             self.buf = fresh;
+            self.peak = READ_CHUNK;
         }
+    }
+
+    /// Notes the buffer's capacity after it grew.
+    fn grew(&mut self) {
+        self.peak = self.peak.max(self.buf.capacity());
     }
 
     /// Reads once from the inner reader (retrying `Interrupted`), sized by
@@ -275,7 +291,7 @@ impl<R: Read> FrameReader<R> {
             // buffered (free if no frame still shares it).
             let _reclaimed = self.buf.try_reclaim(READ_CHUNK);
         }
-        if needed < DIRECT_MIN && self.buf.capacity() > self.idle_capacity {
+        if needed < DIRECT_MIN {
             self.shrink_if_drained();
         }
         let read = if needed < DIRECT_MIN && !self.large_frames {
@@ -313,6 +329,7 @@ impl<R: Read> FrameReader<R> {
             .min(limit - len);
         if self.buf.capacity() - len < room {
             self.buf.reserve(room);
+            self.grew();
         }
         self.read_into_spare(room)
     }
@@ -324,6 +341,7 @@ impl<R: Read> FrameReader<R> {
         let want = needed.clamp(READ_CHUNK, LARGE_STEP);
         if self.buf.capacity() - len < want.min(READ_CHUNK / 4).max(needed) {
             self.buf.reserve(want);
+            self.grew();
         }
         self.read_into_spare(want)
     }
@@ -402,6 +420,7 @@ impl<R> FrameReader<R> {
             last_len: self.last_len,
             done: self.done,
             idle_capacity: self.idle_capacity,
+            peak: self.peak,
         };
         (self.inner, moved)
     }

@@ -518,3 +518,66 @@ fn frame_codec_gives_memory_back_and_length_delimited_codec_is_measured() {
     );
     assert!(ours <= CONNS * 2 * KIB64, "FrameCodec keeps {ours} B");
 }
+
+/// Frames between 64 KiB and 256 KiB too: each idle reader, `Framed` and
+/// `FrameCodec` is back to at most 64 KiB (the allocation behind a buffer
+/// view split off a large frame counts in full here).
+#[test]
+fn medium_frames_give_memory_back_too() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    const N: usize = 50;
+    for size in [70 * 1024, 100 * 1024, 200 * 1024] {
+        let (kept, live, _) = measure(|| {
+            (0..N)
+                .map(|_| {
+                    let mut r = FrameReader::new(BigThenIdle::new(size));
+                    big_frame_then_idle(size, || r.read_frame());
+                    r
+                })
+                .collect::<Vec<_>>()
+        });
+        eprintln!(
+            "{N} FrameReaders idle after a {size}-byte frame: {} B each",
+            live / N
+        );
+        assert!(live <= N * KIB64, "{size}: {live}");
+        drop(kept);
+        let (kept, live, _) = measure(|| {
+            (0..N)
+                .map(|_| {
+                    let mut f = lenframe::Framed::new(Duplex(BigThenIdle::new(size)));
+                    big_frame_then_idle(size, || f.recv());
+                    f
+                })
+                .collect::<Vec<_>>()
+        });
+        eprintln!(
+            "{N} Framed idle after a {size}-byte frame: {} B each",
+            live / N
+        );
+        assert!(live <= N * (KIB64 + 32 * 1024), "{size}: {live}");
+        drop(kept);
+        #[cfg(feature = "tokio")]
+        {
+            let (kept, live, _) = measure(|| {
+                (0..N)
+                    .map(|_| {
+                        let mut codec = lenframe::FrameCodec::new(Codec::default());
+                        let mut buf = bytes::BytesMut::with_capacity(8 * 1024);
+                        let mut src = BigThenIdle::new(size);
+                        big_frame_then_idle(size, || {
+                            framed_read_next(&mut codec, &mut buf, &mut src)
+                        });
+                        (codec, buf)
+                    })
+                    .collect::<Vec<_>>()
+            });
+            eprintln!(
+                "{N} FrameCodecs idle after a {size}-byte frame: {} B each",
+                live / N
+            );
+            assert!(live <= N * KIB64, "{size}: {live}");
+            drop(kept);
+        }
+    }
+}

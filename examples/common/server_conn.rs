@@ -518,7 +518,20 @@ pub fn byte_order_hint(
         return None;
     }
     if let Some(buffered) = complete_within {
-        if codec.header_len() as i128 + len > buffered as i128 {
+        // The bytes must end exactly where frames read that way end (a
+        // legitimate 64 KiB frame still arriving reads as 256 the other
+        // way, but its bytes do not end on such a boundary).
+        let mut pos = 0usize;
+        while pos < buffered {
+            let field = bytes.get(pos + start..pos + start + size)?;
+            let value = theirs.decode(field).ok()?;
+            let len = i128::from(value) - i128::from(codec.length_adjustment());
+            if len < 0 || len > codec.max_frame_len() as i128 {
+                return None;
+            }
+            pos += codec.header_len() + len as usize;
+        }
+        if pos != buffered {
             return None;
         }
     }
