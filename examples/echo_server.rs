@@ -75,6 +75,8 @@ use signal_hook_mio::v1_0::Signals;
 mod cli;
 #[path = "common/server_conn.rs"]
 mod server_conn;
+#[path = "common/server_hint.rs"]
+mod server_hint;
 #[path = "common/server_log.rs"]
 mod server_log;
 

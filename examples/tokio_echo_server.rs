@@ -48,6 +48,8 @@ use tokio::time::Instant;
 
 #[path = "common/cli.rs"]
 mod cli;
+#[path = "common/server_hint.rs"]
+mod server_hint;
 
 /// Bytes asked of one `read()`.
 const READ_CHUNK: usize = 256 * 1024;
@@ -364,6 +366,8 @@ struct Conn<'a> {
     /// Bytes of a partial frame (empty between frames; no capacity while
     /// idle).
     inbuf: BytesMut,
+    /// The bytes of a frame the connection failed on, for the server's hint.
+    bad: Vec<u8>,
     /// Echoes the peer has not taken yet.
     out: BytesMut,
     eof: bool,
@@ -388,6 +392,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
             && codec.num_skip() == codec.header_len(),
         inbuf: BytesMut::new(),
         out: BytesMut::new(),
+        bad: Vec::new(),
         eof: false,
         read_done: false,
         frames: 0,
@@ -400,8 +405,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
     let reason = match result {
         Ok(reason) => reason,
         Err(e) => {
-            shared.log.err(format!("{peer}: {e}{}", hint(&e, &codec)));
-            "error (see stderr)"
+            shared
+                .log
+                .err(format!("{peer}: {e}{}", hint(&e, &codec, &conn.bad)));
+            "error, see stderr"
         }
     };
     shared.frames.fetch_add(conn.frames, Ordering::Relaxed);
@@ -413,20 +420,16 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
     }
 }
 
-/// The server's own hint for a header this server could not read.
-fn hint(e: &Error, codec: &Codec) -> String {
-    match e {
-        Error::FrameTooLarge { .. } | Error::NegativeLength { .. } | Error::Truncated { .. } => {
-            let format = codec.format().to_string();
-            if format == "!I" {
-                "; this server reads !I headers: a Python struct.pack('i') peer needs --header i"
-                    .to_owned()
-            } else {
-                format!("; this server reads {format} headers (--header)")
-            }
-        }
-        _ => String::new(),
-    }
+/// The server's own hint for a header this server could not read:
+/// which `--header` the peer needs, when the bytes read in the other byte
+/// order make sense (`bytes`: the frame's start, as far as it arrived).
+fn hint(e: &Error, codec: &Codec, bytes: &[u8]) -> String {
+    let complete_within = match e {
+        Error::FrameTooLarge { .. } | Error::NegativeLength { .. } => None,
+        Error::Truncated { .. } => Some(bytes.len()),
+        _ => return String::new(),
+    };
+    server_hint::byte_order_hint(codec, bytes, complete_within).unwrap_or_default()
 }
 
 impl Conn<'_> {
@@ -489,9 +492,15 @@ impl Conn<'_> {
                         return Ok("idle timeout");
                     }
                     if !self.inbuf.is_empty() || !self.dec.is_at_boundary() {
+                        let hint = server_hint::byte_order_hint(
+                            &self.shared.config.codec,
+                            &self.inbuf,
+                            Some(self.inbuf.len()),
+                        );
                         self.shared.log.err(format!(
-                            "{}: stalled mid-frame for {secs}s, closing",
-                            peer
+                            "{}: stalled mid-frame for {secs}s, closing{}",
+                            peer,
+                            hint.unwrap_or_default()
                         ));
                         return Ok("idle timeout");
                     }
@@ -591,7 +600,9 @@ impl Conn<'_> {
             return match poll_read_into(cx, stream, &mut self.inbuf) {
                 Poll::Ready(Ok(0)) => {
                     self.eof = true;
-                    self.dec.end_of_stream(&self.inbuf)?;
+                    self.dec.end_of_stream(&self.inbuf).inspect_err(|e| {
+                        self.bad = self.inbuf.to_vec();
+                    })?;
                     Poll::Ready(Ok(()))
                 }
                 Poll::Ready(Ok(_)) => {
@@ -615,7 +626,9 @@ impl Conn<'_> {
             match poll_read_into(cx, stream, &mut scratch) {
                 Poll::Ready(Ok(0)) => {
                     self.eof = true;
-                    self.dec.end_of_stream(&self.inbuf)?;
+                    self.dec.end_of_stream(&self.inbuf).inspect_err(|e| {
+                        self.bad = self.inbuf.to_vec();
+                    })?;
                     Poll::Ready(Ok(()))
                 }
                 Poll::Ready(Ok(_)) => {
@@ -641,8 +654,11 @@ impl Conn<'_> {
         let mut frames = self.dec.frames(data);
         if self.identity {
             let mut n = 0u64;
-            for frame in &mut frames {
-                frame?;
+            while let Some(frame) = frames.next() {
+                if let Err(e) = frame {
+                    self.bad = frames.remainder()[..frames.remainder().len().min(16)].to_vec();
+                    return Err(e);
+                }
                 n += 1;
             }
             let used = frames.consumed();
@@ -658,8 +674,14 @@ impl Conn<'_> {
             self.out.extend_from_slice(batch);
             Ok(used)
         } else {
-            for frame in &mut frames {
-                let frame = frame?;
+            while let Some(frame) = frames.next() {
+                let frame = match frame {
+                    Ok(frame) => frame,
+                    Err(e) => {
+                        self.bad = frames.remainder()[..frames.remainder().len().min(16)].to_vec();
+                        return Err(e);
+                    }
+                };
                 codec.encode(frame, &mut self.out)?;
                 self.frames += 1;
                 self.bytes += frame.len() as u64;

@@ -82,6 +82,8 @@ pub struct Framed<S: Read + Write> {
     /// The reading side; its inner reader holds the stream and the writing
     /// side, and flushes the latter before every read.
     reader: FrameReader<FlushBeforeRead<S>>,
+    /// The iterator returned its last item.
+    done: bool,
 }
 
 /// The stream and the writing side of a [`Framed`]: reading from it first
@@ -89,11 +91,17 @@ pub struct Framed<S: Read + Write> {
 #[derive(Debug)]
 struct FlushBeforeRead<S: Write> {
     writer: FrameWriter<S>,
+    /// The last read failed because its flush did (a write error).
+    flush_failed: bool,
 }
 
 impl<S: Read + Write> Read for FlushBeforeRead<S> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.flush_pending()?;
+        self.flush_failed = false;
+        if let Err(e) = self.flush_pending() {
+            self.flush_failed = true;
+            return Err(e);
+        }
         self.writer.get_mut().read(buf)
     }
 }
@@ -148,8 +156,13 @@ impl<S: Read + Write> Framed<S> {
     /// A framed stream with `codec` for both directions.
     pub fn with_codec(stream: S, codec: Codec) -> Framed<S> {
         let writer = FrameWriter::with_codec(stream, codec);
+        let duplex = FlushBeforeRead {
+            writer,
+            flush_failed: false,
+        };
         Framed {
-            reader: FrameReader::with_codec(FlushBeforeRead { writer }, codec),
+            reader: FrameReader::with_codec(duplex, codec),
+            done: false,
         }
     }
 
@@ -301,7 +314,11 @@ impl<S: Read + Write> Framed<S> {
     /// keeping the buffered bytes of both sides (and a poisoned writer's
     /// refusal).
     fn split_with<T: Read + Write>(self, copy: T) -> (FrameReader<S>, FrameWriter<T>) {
-        let (duplex, reader) = self.reader.replace_inner(());
+        let done = self.done;
+        let (duplex, mut reader) = self.reader.replace_inner(());
+        if done {
+            reader.end_iteration(); // the iterator had ended: it stays so
+        }
         let poisoned = duplex.writer.is_poisoned();
         let codec = *duplex.writer.codec();
         let (stream, unsent) = duplex.writer.into_parts();
@@ -395,8 +412,25 @@ impl<S: Read + Write> Iterator for Framed<S> {
     type Item = Result<Bytes>;
 
     /// The next frame, as [`FrameReader`]'s iterator: `None` after the
-    /// peer closed or after an error that cannot be resumed from.
+    /// peer closed or after a read error that cannot be resumed from. A
+    /// write error met while flushing before a read is an item, and
+    /// iteration goes on (the writer refuses frames from then on).
     fn next(&mut self) -> Option<Result<Bytes>> {
-        self.reader.next()
+        if self.done {
+            return None;
+        }
+        match self.reader.read_frame() {
+            Ok(Some(frame)) => Some(Ok(frame)),
+            Ok(None) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                let flush_failed = std::mem::take(&mut self.reader.get_mut().flush_failed);
+                self.done =
+                    !(flush_failed || e.is_retryable() || self.reader.decoder().is_skip_report(&e));
+                Some(Err(e))
+            }
+        }
     }
 }

@@ -425,6 +425,11 @@ impl<R> FrameReader<R> {
         (self.inner, moved)
     }
 
+    /// Ends iteration: `next` returns `None` from now on.
+    pub(crate) fn end_iteration(&mut self) {
+        self.done = true;
+    }
+
     /// [`into_parts`](FrameReader::into_parts) for any inner type.
     pub(crate) fn into_parts_any(mut self) -> (R, BytesMut) {
         self.buf.advance(std::mem::take(&mut self.lent));

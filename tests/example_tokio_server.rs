@@ -390,7 +390,7 @@ fn a_hostile_peer_gets_one_stderr_line_and_others_are_served() {
         "bad peer is closed"
     );
     let line = server.line_starting("disconnected");
-    assert!(line.ends_with("(error (see stderr))"), "{line}");
+    assert!(line.ends_with("(error, see stderr)"), "{line}");
     let wire = frames(3, 100);
     (&good).write_all(&wire).unwrap();
     expect_echo(&good, &wire);

@@ -395,3 +395,17 @@ fn a_stall_the_other_byte_order_explains_says_so() {
     assert!(!err.to_string().contains("byte order"), "{err}");
     assert!(!err.to_string().contains("endian"), "{err}");
 }
+
+/// The iterator too: a write error met while flushing is an item, and the
+/// frames that follow are still read.
+#[test]
+fn iterator_goes_on_after_a_write_error() {
+    let mut conn = scripted(b"\0\0\0\x01a\0\0\0\x01b", WriteMode::Reset);
+    conn.feed("lost").unwrap();
+    let items: Vec<_> = conn.by_ref().collect();
+    assert_eq!(items.len(), 3, "{items:?}");
+    assert!(matches!(&items[0], Err(Error::Io(e)) if e.kind() == io::ErrorKind::ConnectionReset));
+    assert_eq!(items[1].as_ref().unwrap(), "a");
+    assert_eq!(items[2].as_ref().unwrap(), "b");
+    assert!(conn.next().is_none());
+}

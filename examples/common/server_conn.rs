@@ -15,8 +15,10 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use lenframe::{ByteOrder, Codec, Error, FrameDecoder, HeaderFormat};
+use lenframe::{Codec, Error, FrameDecoder};
 use mio::net::TcpStream;
+
+use crate::server_hint::byte_order_hint;
 
 /// Capacity a buffer may keep while its connection is idle (nothing
 /// pending, nothing more to read); a larger one is freed then, so memory
@@ -487,90 +489,4 @@ fn rejected(codec: &Codec, error: &Error, header: &[u8]) -> String {
         _ => None,
     };
     format!("{error}{}", hint.unwrap_or_default())
-}
-
-/// If `bytes` start with a header that, read in the other byte order,
-/// gives a length this server accepts (and, with `complete_within`, a frame
-/// complete within that many bytes), which `--header` the peer needs: e.g.
-/// `; this server reads !I headers (big-endian); read little-endian this
-/// one says 5: a Python struct.pack('i') peer needs --header i`.
-pub fn byte_order_hint(
-    codec: &Codec,
-    bytes: &[u8],
-    complete_within: Option<usize>,
-) -> Option<String> {
-    let ours = codec.format();
-    let size = ours.size();
-    let start = codec.length_field_offset();
-    let field = bytes.get(start..start + size)?;
-    if size == 1 {
-        return None; // one byte has no byte order
-    }
-    let (order, name) = if ours.is_big_endian() {
-        (ByteOrder::Little, "little-endian")
-    } else {
-        (ByteOrder::Big, "big-endian")
-    };
-    let theirs = HeaderFormat::new(order, code_of_size(size, ours.is_signed())).ok()?;
-    let value = theirs.decode(field).ok()?;
-    let len = i128::from(value) - i128::from(codec.length_adjustment());
-    if len < 0 || len > codec.max_frame_len() as i128 {
-        return None;
-    }
-    if let Some(buffered) = complete_within {
-        // The bytes must end exactly where frames read that way end (a
-        // legitimate 64 KiB frame still arriving reads as 256 the other
-        // way, but its bytes do not end on such a boundary).
-        let mut pos = 0usize;
-        while pos < buffered {
-            let field = bytes.get(pos + start..pos + start + size)?;
-            let value = theirs.decode(field).ok()?;
-            let len = i128::from(value) - i128::from(codec.length_adjustment());
-            if len < 0 || len > codec.max_frame_len() as i128 {
-                return None;
-            }
-            pos += codec.header_len() + len as usize;
-        }
-        if pos != buffered {
-            return None;
-        }
-    }
-    let ours_name = if ours.is_big_endian() {
-        "big-endian"
-    } else {
-        "little-endian"
-    };
-    let flag = peer_format(order, size, ours.code());
-    Some(format!(
-        "; this server reads {ours} headers ({ours_name}); read {name} this one says {len}: \
-         a Python struct.pack('{flag}') peer needs --header {flag}"
-    ))
-}
-
-/// The integer code of `size` bytes (standard sizes).
-fn code_of_size(size: usize, signed: bool) -> char {
-    let code = match size {
-        2 => 'h',
-        4 => 'i',
-        _ => 'q',
-    };
-    if signed {
-        code
-    } else {
-        code.to_ascii_uppercase()
-    }
-}
-
-/// The format a peer of that byte order most likely packs with: the
-/// tutorials' native `i` for little-endian 4-byte headers (on a
-/// little-endian machine), network order `!` for big-endian ones.
-fn peer_format(order: ByteOrder, size: usize, code: char) -> String {
-    let native_little = cfg!(target_endian = "little");
-    match (order, size) {
-        (ByteOrder::Little, 4) if native_little => "i".into(),
-        (ByteOrder::Little, _) if native_little && !matches!(code, 'l' | 'L') => code.to_string(),
-        (ByteOrder::Little, _) => format!("<{}", code_of_size(size, code.is_ascii_lowercase())),
-        (_, 4) => "!I".into(),
-        _ => format!("!{}", code_of_size(size, code.is_ascii_lowercase())),
-    }
 }

@@ -81,6 +81,7 @@ impl Codec {
 
     /// Appends a frame whose length is sendable, or returns false (and
     /// writes nothing): the fast path of `FrameWriter::write_frame`.
+    #[cfg(feature = "std")]
     #[inline(always)]
     pub(crate) fn try_encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> bool {
         match self.field_for(payload.len()) {

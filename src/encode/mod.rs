@@ -3,7 +3,7 @@
 
 #[cfg(feature = "alloc")]
 mod buffered;
-#[cfg(feature = "alloc")]
+#[cfg(feature = "std")]
 pub(crate) use buffered::SLACK;
 
 use crate::codec::{Codec, MAX_HEADER_LEN};

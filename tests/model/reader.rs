@@ -340,8 +340,9 @@ impl Run<'_, '_> {
         match self.settle(r, got) {
             Some(Ev::Clean | Ev::Fail(_)) => self.iter_done = true,
             Some(Ev::Skipped { .. }) => hit(C::r_iter_continues_after_skip),
-            // A hard error cannot be resumed from: the iterator ends.
-            None if self.write_error.is_some() => self.iter_done = true,
+            // A write error met by the flush before a read: the item is
+            // the error, and the iterator goes on (reading still works).
+            None if self.write_error.is_some() => {}
             _ => {}
         }
     }
