@@ -600,7 +600,7 @@ impl Conn<'_> {
             return match poll_read_into(cx, stream, &mut self.inbuf) {
                 Poll::Ready(Ok(0)) => {
                     self.eof = true;
-                    self.dec.end_of_stream(&self.inbuf).inspect_err(|e| {
+                    self.dec.end_of_stream(&self.inbuf).inspect_err(|_| {
                         self.bad = self.inbuf.to_vec();
                     })?;
                     Poll::Ready(Ok(()))
@@ -626,7 +626,7 @@ impl Conn<'_> {
             match poll_read_into(cx, stream, &mut scratch) {
                 Poll::Ready(Ok(0)) => {
                     self.eof = true;
-                    self.dec.end_of_stream(&self.inbuf).inspect_err(|e| {
+                    self.dec.end_of_stream(&self.inbuf).inspect_err(|_| {
                         self.bad = self.inbuf.to_vec();
                     })?;
                     Poll::Ready(Ok(()))
