@@ -10,177 +10,49 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc;
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::example;
+use common::{example, LoggedServer, PROCESS_TIMEOUT as TIMEOUT};
 use lenframe::{Codec, FrameReader, FrameWriter};
-
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running echo_server whose stdout lines and stderr are collected;
 /// killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    lines: Receiver<String>,
-    stderr: Arc<Mutex<String>>,
+type Server = LoggedServer;
+
+fn start(args: &[&str]) -> Server {
+    Server::start("echo_server", args)
 }
 
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut cmd = Command::new(example("echo_server"));
-        cmd.args(["--addr", "127.0.0.1:0"]).args(args);
-        Server::spawn(cmd)
-    }
-
-    fn spawn(mut cmd: Command) -> Server {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn echo_server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut pipe = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let first = lines.recv_timeout(TIMEOUT).expect("no 'listening on' line");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {first:?}"))
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            addr,
-            lines,
-            stderr,
-        }
-    }
-
-    /// The next stdout line.
-    fn line(&self) -> String {
-        self.lines
-            .recv_timeout(TIMEOUT)
-            .expect("no stdout line in time")
-    }
-
-    /// Stdout lines up to and including the first that contains `needle`.
-    fn line_with(&self, needle: &str) -> String {
-        loop {
-            let line = self.line();
-            if line.contains(needle) {
-                return line;
-            }
-        }
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect_timeout(&self.addr, TIMEOUT).expect("connect");
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(TIMEOUT)).unwrap();
-        s
-    }
-
-    /// Waits until stderr has a whole line containing `needle`; returns it.
-    fn stderr_line(&self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let text = self.stderr.lock().unwrap().clone();
-            if let Some(line) = text
-                .lines()
-                .take(text.matches('\n').count())
-                .find(|l| l.contains(needle))
-            {
-                return line.to_owned();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "stderr never had {needle:?}; it has:\n{text}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// A fresh client gets its echo (false if it was refused).
-    fn serves(&self) -> bool {
-        let s = self.connect();
-        let mut w = FrameWriter::new(&s);
-        let sent = w.write_frame(b"fresh").and_then(|()| w.flush());
-        let got = FrameReader::new(&s).read_frame();
-        sent.is_ok() && matches!(got, Ok(Some(f)) if f[..] == b"fresh"[..])
-    }
-
-    fn assert_serves(&self) {
-        let s = self.connect();
-        let mut w = FrameWriter::new(&s);
-        w.write_frame(b"still here?").unwrap();
-        w.flush().unwrap();
-        assert_eq!(
-            FrameReader::new(&s).read_frame().unwrap().as_deref(),
-            Some(&b"still here?"[..])
-        );
-    }
-
-    /// Sends SIGINT (through `kill`, no unsafe code here).
-    fn interrupt(&self) {
-        let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("run kill");
-        assert!(status.success());
-    }
-
-    /// Waits for the process to exit; its exit code and how long it took.
-    fn wait_exit(&mut self) -> (Option<i32>, Duration) {
-        let start = Instant::now();
-        while start.elapsed() < TIMEOUT {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status.code(), start.elapsed());
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-        panic!("echo_server did not exit");
-    }
+/// A fresh client gets its echo (false if it was refused).
+fn serves(server: &Server) -> bool {
+    let s = server.connect();
+    let mut w = FrameWriter::new(&s);
+    let sent = w.write_frame(b"fresh").and_then(|()| w.flush());
+    let got = FrameReader::new(&s).read_frame();
+    sent.is_ok() && matches!(got, Ok(Some(f)) if f[..] == b"fresh"[..])
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn assert_serves(server: &Server) {
+    let s = server.connect();
+    let mut w = FrameWriter::new(&s);
+    w.write_frame(b"still here?").unwrap();
+    w.flush().unwrap();
+    assert_eq!(
+        FrameReader::new(&s).read_frame().unwrap().as_deref(),
+        Some(&b"still here?"[..])
+    );
 }
 
 #[test]
 fn connect_and_disconnect_lines() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let limits = server.line();
     assert!(
         limits.starts_with("limits: max ") && limits.contains("connections, 8388608-byte frames"),
@@ -218,21 +90,21 @@ fn connect_and_disconnect_lines() {
 
 #[test]
 fn closed_stdout_does_not_stop_the_server() {
-    let mut server = Server::start(&[]);
+    let mut server = start(&[]);
     // Close our end of its stdout: every later line meets a closed pipe.
     let (_, lines) = mpsc::channel();
     drop(std::mem::replace(&mut server.lines, lines));
     thread::sleep(Duration::from_millis(50));
     for _ in 0..20 {
-        server.assert_serves();
+        assert_serves(&server);
     }
     server.interrupt();
-    assert_eq!(server.wait_exit().0, Some(0));
+    assert_eq!(server.wait_exit().0.code(), Some(0));
 }
 
 #[test]
 fn sigint_delivers_echoes_in_flight_then_exits() {
-    let mut server = Server::start(&[]);
+    let mut server = start(&[]);
     // Small client buffers: most echoes are still in the server at the signal.
     let s = small_buffer_client(server.addr);
     let n = 250_000u32;
@@ -259,9 +131,9 @@ fn sigint_delivers_echoes_in_flight_then_exits() {
         assert_eq!(f[..4], i.to_be_bytes(), "echo {i}");
     }
     assert!(r.read_frame().unwrap().is_none(), "closed after the echoes");
-    let (code, _) = server.wait_exit();
+    let (status, _) = server.wait_exit();
     let took = signalled.elapsed();
-    assert_eq!(code, Some(0));
+    assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
     let closed = server.line_with("disconnected");
     assert!(
@@ -312,7 +184,7 @@ fn python_struct_pack_i_peer_gets_the_byte_order_hint() {
     if !have_python() {
         return;
     }
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let out = Command::new("python3")
         .args(["-c", PY_CLIENT, &server.addr.port().to_string()])
         .output()
@@ -354,7 +226,7 @@ fn small_buffer_client(addr: SocketAddr) -> TcpStream {
 
 #[test]
 fn budget_pipelined_before_reading_is_served_with_small_client_buffers() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let codec = Codec::default();
     for payload in [16_380usize, 12] {
         let s = small_buffer_client(server.addr);
@@ -379,7 +251,7 @@ fn budget_pipelined_before_reading_is_served_with_small_client_buffers() {
 
 #[test]
 fn past_the_budget_the_server_stops_reading() {
-    let server = Server::start(&["--conn-budget", "1M"]);
+    let server = start(&["--conn-budget", "1M"]);
     let pid = server.child.id();
     let s = small_buffer_client(server.addr);
     let frame = {
@@ -478,7 +350,7 @@ fn flood_under_a_low_open_file_limit_is_refused_not_fatal() {
     drop(flood);
     // Once the server has seen the flood go, a fresh client is served.
     let deadline = Instant::now() + TIMEOUT;
-    while !server.serves() {
+    while !serves(&server) {
         assert!(
             Instant::now() < deadline,
             "no fresh client served after the flood"
@@ -486,7 +358,7 @@ fn flood_under_a_low_open_file_limit_is_refused_not_fatal() {
         thread::sleep(Duration::from_millis(100));
     }
     server.interrupt();
-    assert_eq!(server.wait_exit().0, Some(0));
+    assert_eq!(server.wait_exit().0.code(), Some(0));
     let summary = server.line_with("shutdown:");
     let refused: u64 = summary
         .rsplit(", ")

@@ -10,146 +10,19 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{example, ExampleServer};
-
-const TIMEOUT: Duration = Duration::from_secs(30);
+use common::{example, ExampleServer, LoggedServer, PROCESS_TIMEOUT as TIMEOUT};
 
 /// A running tokio_echo_server whose stdout lines and stderr are kept.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    lines: mpsc::Receiver<String>,
-    stderr: Arc<Mutex<String>>,
-}
+type Server = LoggedServer;
 
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        Server::start_example("tokio_echo_server", args)
-    }
-
-    fn start_example(name: &str, args: &[&str]) -> Server {
-        let mut child = Command::new(example(name))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let stdout = child.stdout.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut pipe = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let first = lines.recv_timeout(TIMEOUT).expect("no first line in time");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {first:?}"))
-            .parse()
-            .unwrap();
-        Server {
-            child,
-            addr,
-            lines,
-            stderr,
-        }
-    }
-
-    /// The next stdout line, within the timeout.
-    fn line(&self) -> String {
-        self.lines
-            .recv_timeout(TIMEOUT)
-            .unwrap_or_else(|_| panic!("no line in time; stderr: {}", self.stderr()))
-    }
-
-    /// Stdout lines until one starts with `prefix` (returned).
-    fn line_starting(&self, prefix: &str) -> String {
-        loop {
-            let line = self.line();
-            if line.starts_with(prefix) {
-                return line;
-            }
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Stderr once it contains `text` (it is read on another thread).
-    fn stderr_with(&self, text: &str) -> String {
-        let start = Instant::now();
-        loop {
-            let err = self.stderr();
-            if err.contains(text) || start.elapsed() > TIMEOUT {
-                return err;
-            }
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect(self.addr).unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(TIMEOUT)).unwrap();
-        s
-    }
-
-    /// Sends SIGINT as a user's `kill -INT` does.
-    fn interrupt(&self) {
-        let ok = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -INT failed");
-    }
-
-    /// Waits for the exit; returns the status and how long it took.
-    fn wait_exit(&mut self) -> (ExitStatus, Duration) {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, start.elapsed());
-            }
-            assert!(start.elapsed() < TIMEOUT, "server did not exit");
-            thread::sleep(Duration::from_millis(5));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+fn start(args: &[&str]) -> Server {
+    Server::start("tokio_echo_server", args)
 }
 
 /// `n` frames of `size` bytes (`!I`), frame `i` stamped with `i`.
@@ -199,7 +72,7 @@ fn expect_echo(mut stream: &TcpStream, expected: &[u8]) {
 
 #[test]
 fn connect_and_disconnect_lines_and_the_summary() {
-    let mut server = Server::start(&[]);
+    let mut server = start(&[]);
     let limits = server.line();
     assert!(
         limits.starts_with("limits: max ")
@@ -231,7 +104,7 @@ fn connect_and_disconnect_lines_and_the_summary() {
 
 #[test]
 fn sigint_delivers_the_echoes_in_flight_then_exits_0() {
-    let mut server = Server::start(&[]);
+    let mut server = start(&[]);
     let client = small_buffer_client(server.addr);
     let me = client.local_addr().unwrap();
     server.line_starting("connected ");
@@ -268,7 +141,7 @@ fn sigint_delivers_the_echoes_in_flight_then_exits_0() {
 
 #[test]
 fn sigterm_with_an_idle_connection_closes_it() {
-    let mut server = Server::start(&[]);
+    let mut server = start(&[]);
     let client = server.connect();
     server.line_starting("connected ");
     let ok = Command::new("kill")
@@ -377,7 +250,7 @@ fn at_max_memory_reading_stops_until_memory_frees() {
 
 #[test]
 fn a_hostile_peer_gets_one_stderr_line_and_others_are_served() {
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let good = server.connect();
     // A Python struct.pack('i', 5) header: little-endian, read as !I it
     // is 83 886 080 bytes, over the 8 MiB limit.
@@ -404,7 +277,7 @@ fn a_hostile_peer_gets_one_stderr_line_and_others_are_served() {
 
 #[test]
 fn idle_timeout_closes_a_peer_stalled_mid_frame() {
-    let server = Server::start(&["--idle-timeout", "0.3"]);
+    let server = start(&["--idle-timeout", "0.3"]);
     let stalled = server.connect();
     (&stalled).write_all(&[0, 0]).unwrap();
     let mut buf = [0u8; 1];
@@ -421,7 +294,7 @@ fn idle_timeout_closes_a_peer_stalled_mid_frame() {
 
 #[test]
 fn over_max_conns_is_refused_with_one_line_and_counted() {
-    let mut server = Server::start(&["--max-conns", "1"]);
+    let mut server = start(&["--max-conns", "1"]);
     let first = server.connect();
     server.line_starting("connected ");
     let second = server.connect();
@@ -544,7 +417,7 @@ fn ten_thousand_connections_open_at_once_are_all_echoed() {
         );
         return;
     }
-    let server = Server::start(&[]);
+    let server = start(&[]);
     let conns = many_echoing_connections(server.addr);
     let ours = rss(server.child.id());
     // All still served: a fresh echo on the first and the last.
@@ -557,7 +430,7 @@ fn ten_thousand_connections_open_at_once_are_all_echoed() {
     drop(conns);
     drop(server);
     // The same load on the six-line tokio-util server.
-    let reference = Server::start_example("tokio_util_echo_server", &[]);
+    let reference = Server::start("tokio_util_echo_server", &[]);
     let conns = many_echoing_connections(reference.addr);
     let theirs = rss(reference.child.id());
     drop(conns);

@@ -230,3 +230,180 @@ pub fn blocking_items(c: Codec, wire: &[u8]) -> Vec<Result<Vec<u8>, String>> {
         .map(|f| f.map(|b| b.to_vec()).map_err(|e| e.to_string()))
         .collect()
 }
+
+/// How long the process tests wait for anything.
+pub const PROCESS_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A running example server whose stdout lines and stderr are collected
+/// (on threads of their own); killed on drop.
+pub struct LoggedServer {
+    pub child: std::process::Child,
+    /// Where it listens, from its `listening on` line.
+    pub addr: std::net::SocketAddr,
+    /// Its stdout lines after `listening on`.
+    pub lines: std::sync::mpsc::Receiver<String>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl LoggedServer {
+    /// Starts example `name` with `--addr 127.0.0.1:0` and `args`.
+    pub fn start(name: &str, args: &[&str]) -> LoggedServer {
+        let mut cmd = std::process::Command::new(example(name));
+        cmd.args(["--addr", "127.0.0.1:0"]).args(args);
+        LoggedServer::spawn(cmd)
+    }
+
+    /// Runs `cmd`, a server that prints `listening on ADDR` first.
+    pub fn spawn(mut cmd: std::process::Command) -> LoggedServer {
+        use std::io::{BufRead, BufReader};
+        use std::process::Stdio;
+        use std::sync::{mpsc, Arc, Mutex};
+
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn the server");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stderr);
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let first = lines
+            .recv_timeout(PROCESS_TIMEOUT)
+            .expect("no 'listening on' line in time");
+        let addr = first
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("first line was {first:?}"))
+            .parse()
+            .unwrap();
+        LoggedServer {
+            child,
+            addr,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next stdout line, within the timeout.
+    pub fn line(&self) -> String {
+        self.lines
+            .recv_timeout(PROCESS_TIMEOUT)
+            .unwrap_or_else(|_| panic!("no stdout line in time; stderr: {}", self.stderr()))
+    }
+
+    /// Stdout lines up to and including the first that contains `needle`.
+    pub fn line_with(&self, needle: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.contains(needle) {
+                return line;
+            }
+        }
+    }
+
+    /// Stdout lines up to and including the first that starts with
+    /// `prefix`.
+    pub fn line_starting(&self, prefix: &str) -> String {
+        loop {
+            let line = self.line();
+            if line.starts_with(prefix) {
+                return line;
+            }
+        }
+    }
+
+    /// Everything on stderr so far.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// Stderr once it contains `text` (or the timeout passed).
+    pub fn stderr_with(&self, text: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let err = self.stderr();
+            if err.contains(text) || start.elapsed() > PROCESS_TIMEOUT {
+                return err;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    /// Waits until stderr has a whole line containing `needle`; returns it.
+    pub fn stderr_line(&self, needle: &str) -> String {
+        let start = std::time::Instant::now();
+        loop {
+            let text = self.stderr();
+            if let Some(line) = text
+                .lines()
+                .take(text.matches('\n').count())
+                .find(|l| l.contains(needle))
+            {
+                return line.to_owned();
+            }
+            assert!(
+                start.elapsed() < PROCESS_TIMEOUT,
+                "stderr never had {needle:?}; it has:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// A client socket with read and write timeouts.
+    pub fn connect(&self) -> std::net::TcpStream {
+        let s = std::net::TcpStream::connect_timeout(&self.addr, PROCESS_TIMEOUT).expect("connect");
+        s.set_read_timeout(Some(PROCESS_TIMEOUT)).unwrap();
+        s.set_write_timeout(Some(PROCESS_TIMEOUT)).unwrap();
+        s
+    }
+
+    /// Sends SIGINT as a user's `kill -INT` does (no unsafe code here).
+    pub fn interrupt(&self) {
+        let ok = std::process::Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .expect("run kill")
+            .success();
+        assert!(ok, "kill -INT failed");
+    }
+
+    /// Waits for the exit; returns the status and how long it took.
+    pub fn wait_exit(&mut self) -> (std::process::ExitStatus, std::time::Duration) {
+        let start = std::time::Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, start.elapsed());
+            }
+            assert!(start.elapsed() < PROCESS_TIMEOUT, "server did not exit");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+}
+
+impl Drop for LoggedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
