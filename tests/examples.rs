@@ -19,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::example;
+use common::{example, run_with_timeout};
 use lenframe::{Codec, FrameReader, FrameWriter, HeaderFormat};
 
 const TIMEOUT: Duration = Duration::from_secs(30);
@@ -135,33 +135,6 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Runs a process to completion with a timeout, killing it if it hangs.
-fn run_with_timeout(mut cmd: Command, stdin: &[u8]) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    let mut input = child.stdin.take().unwrap();
-    let data = stdin.to_vec();
-    thread::spawn(move || {
-        let _ = input.write_all(&data);
-    });
-    let pid = child.id();
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    match rx.recv_timeout(TIMEOUT) {
-        Ok(out) => out.expect("wait"),
-        Err(_) => {
-            let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
-            panic!("process timed out");
-        }
     }
 }
 

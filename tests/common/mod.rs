@@ -407,3 +407,34 @@ impl Drop for LoggedServer {
         let _ = self.child.wait();
     }
 }
+
+/// Runs a process to completion with `stdin`, killing it (and failing) if
+/// it outlives [`PROCESS_TIMEOUT`].
+pub fn run_with_timeout(mut cmd: std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::process::Stdio;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(PROCESS_TIMEOUT) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &pid.to_string()])
+                .status();
+            panic!("process timed out");
+        }
+    }
+}
