@@ -598,13 +598,7 @@ impl Conn<'_> {
             // own, to the frame's size.
             self.inbuf.reserve(needed);
             return match poll_read_into(cx, stream, &mut self.inbuf) {
-                Poll::Ready(Ok(0)) => {
-                    self.eof = true;
-                    self.dec.end_of_stream(&self.inbuf).inspect_err(|_| {
-                        self.bad = self.inbuf.to_vec();
-                    })?;
-                    Poll::Ready(Ok(()))
-                }
+                Poll::Ready(Ok(0)) => Poll::Ready(self.end_of_input()),
                 Poll::Ready(Ok(_)) => {
                     let inbuf = std::mem::take(&mut self.inbuf);
                     let used = self.echo(cx, stream, &inbuf);
@@ -624,13 +618,7 @@ impl Conn<'_> {
             scratch.reserve(READ_CHUNK);
             scratch.extend_from_slice(&self.inbuf);
             match poll_read_into(cx, stream, &mut scratch) {
-                Poll::Ready(Ok(0)) => {
-                    self.eof = true;
-                    self.dec.end_of_stream(&self.inbuf).inspect_err(|_| {
-                        self.bad = self.inbuf.to_vec();
-                    })?;
-                    Poll::Ready(Ok(()))
-                }
+                Poll::Ready(Ok(0)) => Poll::Ready(self.end_of_input()),
                 Poll::Ready(Ok(_)) => {
                     let used = self.echo(cx, stream, &scratch)?;
                     self.inbuf = BytesMut::from(&scratch[used..]);
@@ -640,6 +628,15 @@ impl Conn<'_> {
                 Poll::Pending => Poll::Pending,
             }
         })
+    }
+
+    /// The peer closed its side: fine between frames; inside one, the
+    /// error (with the frame's bytes kept for the server's hint).
+    fn end_of_input(&mut self) -> Result<(), Error> {
+        self.eof = true;
+        self.dec
+            .end_of_stream(&self.inbuf)
+            .inspect_err(|_| self.bad = self.inbuf.to_vec())
     }
 
     /// Echoes the complete frames at the front of `data`; returns how many
