@@ -86,6 +86,17 @@ pub struct Framed<S: Read + Write> {
     done: bool,
 }
 
+/// Another name for [`Framed`], for those who look for a "frame stream".
+///
+/// ```
+/// # fn main() -> Result<(), lenframe::Error> {
+/// let mut conn: lenframe::FrameStream<_> = lenframe::Framed::new(std::io::Cursor::new(Vec::new()));
+/// conn.send("x")?;
+/// # Ok(())
+/// # }
+/// ```
+pub type FrameStream<S> = Framed<S>;
+
 /// The stream and the writing side of a [`Framed`]: reading from it first
 /// writes out the frames fed so far.
 #[derive(Debug)]

@@ -556,7 +556,7 @@ pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
 #[cfg(feature = "std")]
-pub use framed::Framed;
+pub use framed::{FrameStream, Framed};
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub use framed_codec::{FrameCodec, FrameResultCodec};
 #[cfg(feature = "std")]
