@@ -56,14 +56,24 @@ fn wire() -> Vec<u8> {
 /// would; returns how many payload bytes came out.
 #[inline(never)]
 fn decode(n: usize) -> usize {
-    let wire = wire();
     let mut dec = FrameDecoder::default();
+    decode_rounds(n, |buf| dec.decode(buf).expect("valid wire"))
+}
+
+/// Feeds the wire to `next_frame` in rounds of [`ROUND`] frames through one
+/// `BytesMut`, refilled each round; returns the payload bytes that came out.
+#[inline(always)]
+fn decode_rounds<F: AsRef<[u8]>>(
+    n: usize,
+    mut next_frame: impl FnMut(&mut BytesMut) -> Option<F>,
+) -> usize {
+    let wire = wire();
     let mut buf = BytesMut::with_capacity(wire.len());
     let mut total = 0;
     for _ in 0..n.div_ceil(ROUND) {
         buf.extend_from_slice(black_box(&wire));
-        while let Some(frame) = dec.decode(black_box(&mut buf)).expect("valid wire") {
-            total += black_box(frame).len();
+        while let Some(frame) = next_frame(black_box(&mut buf)) {
+            total += black_box(frame).as_ref().len();
         }
     }
     total
@@ -164,17 +174,8 @@ fn read(n: usize) -> usize {
 /// over one `BytesMut` refilled each round.
 #[inline(never)]
 fn tokio_decode(n: usize) -> usize {
-    let wire = wire();
     let mut codec = LengthDelimitedCodec::new();
-    let mut buf = BytesMut::with_capacity(wire.len());
-    let mut total = 0;
-    for _ in 0..n.div_ceil(ROUND) {
-        buf.extend_from_slice(black_box(&wire));
-        while let Some(frame) = codec.decode(black_box(&mut buf)).expect("valid wire") {
-            total += black_box(frame).len();
-        }
-    }
-    total
+    decode_rounds(n, |buf| codec.decode(buf).expect("valid wire"))
 }
 
 /// tokio-util's counterpart of `encode`: `Encoder<&[u8]>` into a reused

@@ -61,11 +61,9 @@ pub struct FrameReader<R> {
     /// Bytes at the front of `buf` lent out by `read_frame_ref`, dropped on
     /// the next call.
     lent: usize,
-    /// The last frame was large (>= `DIRECT_MIN`): the next is likely large
-    /// too, so reads take the rest of a frame and read ahead into the next.
-    large_frames: bool,
-    /// Length of the last frame returned (an estimate of the next one's,
-    /// for the read that finishes a large frame).
+    /// Length of the last frame returned: an estimate of the next one's.
+    /// While it is large (`large_frames`), reads take the rest
+    /// of a frame and read ahead into the next.
     last_len: usize,
     /// Set once iteration must stop (clean end or a fatal error).
     done: bool,
@@ -112,7 +110,6 @@ impl<R: Read> FrameReader<R> {
             buf: BytesMut::with_capacity(READ_CHUNK),
             decoder: codec.new_decoder(),
             lent: 0,
-            large_frames: false,
             last_len: 0,
             done: false,
             idle_capacity: IDLE_CAPACITY,
@@ -152,7 +149,6 @@ impl<R: Read> FrameReader<R> {
         self.release_lent();
         loop {
             if let Some(frame) = self.decoder.decode(&mut self.buf)? {
-                self.large_frames = frame.len() >= DIRECT_MIN;
                 self.last_len = frame.len();
                 if frame.len() > ONE_READ_MAX {
                     self.shrink_if_drained();
@@ -185,7 +181,6 @@ impl<R: Read> FrameReader<R> {
             let (consumed, frame_len) = (decoded.consumed, decoded.frame.map(<[u8]>::len));
             if let Some(len) = frame_len {
                 self.lent = consumed;
-                self.large_frames = len >= DIRECT_MIN;
                 self.last_len = len;
                 return Ok(Some(&self.buf[consumed - len..consumed]));
             }
@@ -277,6 +272,12 @@ impl<R: Read> FrameReader<R> {
         }
     }
 
+    /// The last frame was large (>= `DIRECT_MIN`): the next is likely
+    /// large too.
+    fn large_frames(&self) -> bool {
+        self.last_len >= DIRECT_MIN
+    }
+
     /// Notes the buffer's capacity after it grew.
     fn grew(&mut self) {
         self.peak = self.peak.max(self.buf.capacity());
@@ -294,7 +295,7 @@ impl<R: Read> FrameReader<R> {
         if needed < DIRECT_MIN {
             self.shrink_if_drained();
         }
-        let read = if needed < DIRECT_MIN && !self.large_frames {
+        let read = if needed < DIRECT_MIN && !self.large_frames() {
             self.fill_small(needed)
         } else {
             self.fill_rest(needed)
@@ -316,7 +317,7 @@ impl<R: Read> FrameReader<R> {
         let len = self.buf.len();
         let header = self.decoder.codec().header_len();
         // Read-ahead: the next header, and the next frame if they are large.
-        let (next, ahead) = if self.large_frames {
+        let (next, ahead) = if self.large_frames() {
             let next = self.last_len.min(LARGE_STEP) + header;
             (next, next)
         } else {
@@ -416,7 +417,6 @@ impl<R> FrameReader<R> {
             buf: self.buf,
             decoder: self.decoder,
             lent: self.lent,
-            large_frames: self.large_frames,
             last_len: self.last_len,
             done: self.done,
             idle_capacity: self.idle_capacity,

@@ -356,44 +356,36 @@ fn peer_that_stops_reading_does_not_hide_its_last_frames() {
 /// waits. The read timeout's error keeps its kind (retryable) and says why.
 #[test]
 fn a_stall_the_other_byte_order_explains_says_so() {
-    let (client, mut server) = pair();
     let mut wire = 256u32.to_le_bytes().to_vec();
     wire.extend_from_slice(&[b'x'; 256]);
-    server.write_all(&wire).unwrap();
-    let mut conn = Framed::new(&client);
-    conn.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let err = conn.recv().unwrap_err();
-    assert!(err.is_retryable(), "{err}");
-    let msg = err.to_string();
+    let msg = stall_message(&wire);
     eprintln!("{msg}");
     assert!(msg.contains("256 of 65536"), "{msg}");
     assert!(msg.contains("little-endian"), "{msg}");
     // Frames that are merely slow get no hint, even when their length read
     // the other way is small (65 536 reads as 256: 1000 bytes arrived, but
     // they do not end where such frames would).
-    let (client, mut server) = pair();
     let mut wire = 65_536u32.to_be_bytes().to_vec();
     wire.extend_from_slice(&[b'y'; 1000]);
-    server.write_all(&wire).unwrap();
-    let mut conn = Framed::new(&client);
-    conn.get_ref()
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
-    let err = conn.recv().unwrap_err();
-    assert!(err.is_retryable(), "{err}");
-    assert!(!err.to_string().contains("endian"), "{err}");
+    let msg = stall_message(&wire);
+    assert!(!msg.contains("endian"), "{msg}");
+    let msg = stall_message(b"\0\0\x01\0partial");
+    assert!(!msg.contains("byte order"), "{msg}");
+    assert!(!msg.contains("endian"), "{msg}");
+}
+
+/// The message of the (retryable) error a `Framed` reading `wire` returns
+/// when its 100 ms read timeout passes.
+fn stall_message(wire: &[u8]) -> String {
     let (client, mut server) = pair();
-    server.write_all(b"\0\0\x01\0partial").unwrap();
+    server.write_all(wire).unwrap();
     let mut conn = Framed::new(&client);
     conn.get_ref()
         .set_read_timeout(Some(Duration::from_millis(100)))
         .unwrap();
     let err = conn.recv().unwrap_err();
     assert!(err.is_retryable(), "{err}");
-    assert!(!err.to_string().contains("byte order"), "{err}");
-    assert!(!err.to_string().contains("endian"), "{err}");
+    err.to_string()
 }
 
 /// The iterator too: a write error met while flushing is an item, and the

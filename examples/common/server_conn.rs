@@ -138,6 +138,8 @@ pub struct Conn {
     pub stall_noted: bool,
     /// Buffer capacity counted in [`Memory`].
     held: usize,
+    /// The echo of a frame is the frame itself (see [`echo_is_input`]).
+    identity: bool,
 }
 
 /// Frames and payload bytes echoed by one batch.
@@ -167,6 +169,7 @@ impl Conn {
             last_read: Instant::now(),
             stall_noted: false,
             held: 0,
+            identity: echo_is_input(&codec),
         }
     }
 
@@ -283,6 +286,7 @@ impl Conn {
             }
             decode(
                 &mut self.decoder,
+                self.identity,
                 &mut self.partial,
                 data,
                 &mut self.out,
@@ -292,7 +296,7 @@ impl Conn {
             self.pending_bytes += tally.bytes;
             return Ok(());
         }
-        if self.partial.is_empty() && echo_is_input(self.decoder.codec()) {
+        if self.partial.is_empty() && self.identity {
             // Zero-copy: the echoes of whole frames are the very bytes that
             // came in, written from the read buffer.
             let used = count_frames(&mut self.decoder, data, &mut tally)?;
@@ -300,7 +304,14 @@ impl Conn {
             return self.write_batch(&data[..used], tally);
         }
         echo.clear();
-        decode(&mut self.decoder, &mut self.partial, data, echo, &mut tally)?;
+        decode(
+            &mut self.decoder,
+            self.identity,
+            &mut self.partial,
+            data,
+            echo,
+            &mut tally,
+        )?;
         self.write_batch(echo, tally)
     }
 
@@ -388,6 +399,7 @@ impl Conn {
 /// every complete frame into `out`; keeps the incomplete rest in `partial`.
 fn decode(
     decoder: &mut FrameDecoder,
+    identity: bool,
     partial: &mut Vec<u8>,
     mut data: &[u8],
     out: &mut Vec<u8>,
@@ -396,7 +408,7 @@ fn decode(
     // Finish the frame begun by an earlier read, taking from `data` only
     // the bytes it still needs.
     while !partial.is_empty() {
-        let used = echo_frames(decoder, partial, out, tally)?;
+        let used = echo_frames(decoder, identity, partial, out, tally)?;
         partial.drain(..used);
         if partial.is_empty() {
             break;
@@ -409,7 +421,7 @@ fn decode(
         data = &data[take..];
     }
     // The rest is decoded where it lies.
-    let used = echo_frames(decoder, data, out, tally)?;
+    let used = echo_frames(decoder, identity, data, out, tally)?;
     keep_rest(decoder, partial, &data[used..]);
     Ok(())
 }
@@ -456,11 +468,12 @@ fn count_frames(
 /// the bytes used.
 fn echo_frames(
     decoder: &mut FrameDecoder,
+    identity: bool,
     src: &[u8],
     out: &mut Vec<u8>,
     tally: &mut Tally,
 ) -> Result<usize, String> {
-    if echo_is_input(decoder.codec()) {
+    if identity {
         let used = count_frames(decoder, src, tally)?;
         out.extend_from_slice(&src[..used]);
         return Ok(used);

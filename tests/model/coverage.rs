@@ -53,6 +53,7 @@ counters! {
     r_read_frame: "FrameReader::read_frame",
     r_read_frame_ref: "FrameReader::read_frame_ref",
     r_iter_next: "FrameReader as Iterator",
+    r_idle_capacity: "a FrameReader with set_idle_capacity (0, 20 or usize::MAX): buffers given back at every chance, or never",
     r_iter_continues_after_skip: "the iterator going on after a skipped oversize frame",
     r_iter_stopped: "the iterator returning None after its end",
     r_stream: "FrameReader::read_frame_stream",

@@ -97,6 +97,12 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
     let source = Source::new(w.input, d);
     let log = source.log.clone();
     let mut r = codec.new_read(source);
+    // The buffer-giving-back policy changes no result: drive its extremes.
+    let idle = [Some(0), Some(20), Some(usize::MAX), None][d.below(4)];
+    if let Some(bytes) = idle {
+        hit(C::r_idle_capacity);
+        r.set_idle_capacity(bytes);
+    }
     let mut run = Run::new(w, log, false);
     let mut after_end = None;
     for _ in 0..50_000 {
