@@ -1,18 +1,50 @@
-//! A load generator for any `!I` framed echo server (4-byte big-endian
-//! length, then the payload): C connections, each a writer thread
-//! pipelining N frames of B bytes and a reader thread checking every echoed
-//! byte; or ping-pong (one frame in flight per connection) with round-trip
-//! times. Blocking std I/O only, so it measures the servers, not a runtime.
+//! `lenframe load`: a load generator for any `!I` framed echo server
+//! (4-byte big-endian length, then the payload): C connections, each a
+//! writer thread pipelining N frames of B bytes and a reader thread
+//! checking every echoed byte; or ping-pong (one frame in flight per
+//! connection) with round-trip times. Blocking std I/O only, so it
+//! measures the servers, not a runtime.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::thread;
+use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 /// How long a read may wait before the run counts as failed.
 const STALL: Duration = Duration::from_secs(30);
 /// Bytes per write and per read.
 const CHUNK: usize = 64 * 1024;
+
+/// What to run.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub addr: SocketAddr,
+    /// Connections, at least 1.
+    pub conns: usize,
+    /// Frames per connection, at least 1.
+    pub frames: u64,
+    /// Payload bytes per frame (what a `!I` header can say).
+    pub size: usize,
+    /// One frame in flight per connection, round trips timed.
+    pub ping_pong: bool,
+}
+
+/// Runs `plan`: every echo is checked. An error is the message for the one
+/// stderr line.
+pub fn run(plan: &Plan) -> Result<Report, String> {
+    let size = u32::try_from(plan.size).map_err(|_| {
+        format!(
+            "--size {}: a !I header says at most {}",
+            plan.size,
+            u32::MAX
+        )
+    })?;
+    if plan.ping_pong {
+        ping_pong(plan.addr, plan.conns, plan.frames, size)
+    } else {
+        pipelined(plan.addr, plan.conns, plan.frames, size)
+    }
+}
 
 /// What one run measured.
 pub struct Report {
@@ -25,6 +57,54 @@ pub struct Report {
 }
 
 impl Report {
+    /// The one summary line of `plan`'s run.
+    pub fn summary(&self, plan: &Plan) -> String {
+        let Plan {
+            conns,
+            frames,
+            size,
+            ..
+        } = plan;
+        if plan.ping_pong {
+            format!(
+                "{conns} x {frames} round trips of {size} B: {:.0} frames/s, p50 {:.1} us, p99 {:.1} us",
+                self.frames_per_sec(),
+                micros(self.percentile(50.0)),
+                micros(self.percentile(99.0)),
+            )
+        } else {
+            format!(
+                "{conns} x {frames} frames of {size} B pipelined, every echo checked: {:.0} frames/s in {:.3} s",
+                self.frames_per_sec(),
+                self.elapsed.as_secs_f64(),
+            )
+        }
+    }
+
+    /// The same figures as one JSON object (`p50_us`/`p99_us` are `null`
+    /// when pipelined).
+    pub fn json(&self, plan: &Plan) -> String {
+        let (mode, p50, p99) = if plan.ping_pong {
+            (
+                "pingpong",
+                format!("{:.3}", micros(self.percentile(50.0))),
+                format!("{:.3}", micros(self.percentile(99.0))),
+            )
+        } else {
+            ("pipelined", "null".into(), "null".into())
+        };
+        format!(
+            "{{\"mode\":\"{mode}\",\"conns\":{},\"frames\":{},\"size\":{},\"frames_echoed\":{},\
+             \"elapsed_secs\":{:.6},\"frames_per_sec\":{:.1},\"p50_us\":{p50},\"p99_us\":{p99}}}",
+            plan.conns,
+            plan.frames,
+            plan.size,
+            self.frames,
+            self.elapsed.as_secs_f64(),
+            self.frames_per_sec(),
+        )
+    }
+
     pub fn frames_per_sec(&self) -> f64 {
         self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
@@ -39,6 +119,22 @@ impl Report {
     }
 }
 
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Spawns a scoped thread; the error says the system refused it.
+fn spawn<'scope, T: Send + 'scope>(
+    scope: &'scope Scope<'scope, '_>,
+    name: &str,
+    f: impl FnOnce() -> T + Send + 'scope,
+) -> Result<ScopedJoinHandle<'scope, T>, String> {
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn_scoped(scope, f)
+        .map_err(|e| format!("cannot start a {name} thread: {e}"))
+}
+
 /// The bytes connection `conn` sends: N frames of `size` bytes, each with
 /// its index in its first 8 bytes (as far as they go) and a pattern of the
 /// connection after, so a lost, repeated or reordered frame shows.
@@ -50,9 +146,8 @@ struct Wire {
 }
 
 impl Wire {
-    fn new(conn: usize, frames: u64, size: usize) -> Wire {
-        let len = u32::try_from(size).expect("frame size fits !I");
-        let mut frame = len.to_be_bytes().to_vec();
+    fn new(conn: usize, frames: u64, size: u32) -> Wire {
+        let mut frame = size.to_be_bytes().to_vec();
         frame.extend((0..size).map(|i| (i as u8).wrapping_mul(31) ^ (conn as u8)));
         let mut wire = Wire {
             frame,
@@ -99,14 +194,9 @@ fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
 }
 
 /// Checks that what comes back is exactly what `Wire` sent.
-fn check_echoes(
-    mut stream: &TcpStream,
-    conn: usize,
-    frames: u64,
-    size: usize,
-) -> Result<(), String> {
+fn check_echoes(mut stream: &TcpStream, conn: usize, frames: u64, size: u32) -> Result<(), String> {
     let mut expected = Wire::new(conn, frames, size);
-    let total = (4 + size as u64) * frames;
+    let total = (4 + u64::from(size)).saturating_mul(frames);
     let mut got = vec![0u8; CHUNK];
     let mut want = vec![0u8; CHUNK];
     let mut seen = 0u64;
@@ -134,12 +224,7 @@ fn check_echoes(
 
 /// `conns` connections, each pipelining `frames` frames of `size` bytes
 /// from a writer thread while a reader thread checks the echoes.
-pub fn pipelined(
-    addr: SocketAddr,
-    conns: usize,
-    frames: u64,
-    size: usize,
-) -> Result<Report, String> {
+fn pipelined(addr: SocketAddr, conns: usize, frames: u64, size: u32) -> Result<Report, String> {
     let streams = (0..conns)
         .map(|_| connect(addr))
         .collect::<Result<Vec<_>, _>>()?;
@@ -149,53 +234,62 @@ pub fn pipelined(
             .iter()
             .enumerate()
             .map(|(conn, stream)| {
-                s.spawn(move || {
-                    thread::scope(|s2| {
-                        let writer = s2.spawn(move || -> Result<(), String> {
-                            let mut wire = Wire::new(conn, frames, size);
-                            let mut buf = vec![0u8; CHUNK];
-                            let mut w: &TcpStream = stream;
-                            loop {
-                                let n = wire.fill(&mut buf);
-                                if n == 0 {
-                                    return Ok(());
-                                }
-                                w.write_all(&buf[..n])
-                                    .map_err(|e| format!("connection {conn}: write: {e}"))?;
-                            }
-                        });
-                        let read = check_echoes(stream, conn, frames, size);
-                        let wrote = writer
-                            .join()
-                            .unwrap_or_else(|_| Err("writer panicked".into()));
-                        let _ = stream.shutdown(Shutdown::Both);
-                        read.and(wrote)
-                    })
+                spawn(s, "reader", move || {
+                    one_pipelined(stream, conn, frames, size)
                 })
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err("reader panicked".into())))
+            .map(|h| h?.join().unwrap_or_else(|_| Err("reader panicked".into())))
             .collect()
     });
     let elapsed = start.elapsed();
     results.into_iter().collect::<Result<Vec<()>, String>>()?;
     Ok(Report {
-        frames: frames * conns as u64,
+        frames: frames.saturating_mul(conns as u64),
         elapsed,
         rtts: Vec::new(),
     })
 }
 
+/// One pipelined connection: a writer thread sends, this one checks.
+fn one_pipelined(stream: &TcpStream, conn: usize, frames: u64, size: u32) -> Result<(), String> {
+    thread::scope(|s| {
+        let writer = spawn(s, "writer", move || -> Result<(), String> {
+            let mut wire = Wire::new(conn, frames, size);
+            let mut buf = vec![0u8; CHUNK];
+            let mut w: &TcpStream = stream;
+            loop {
+                let n = wire.fill(&mut buf);
+                if n == 0 {
+                    return Ok(());
+                }
+                w.write_all(&buf[..n])
+                    .map_err(|e| format!("connection {conn}: write: {e}"))?;
+            }
+        });
+        let writer = match writer {
+            Ok(w) => w,
+            Err(e) => {
+                let _ = stream.shutdown(Shutdown::Both);
+                return Err(e);
+            }
+        };
+        let read = check_echoes(stream, conn, frames, size);
+        // A failed check leaves the writer blocked on a full socket:
+        // shutting the socket down lets it return.
+        let _ = stream.shutdown(Shutdown::Both);
+        let wrote = writer
+            .join()
+            .unwrap_or_else(|_| Err("writer panicked".into()));
+        read.and(wrote)
+    })
+}
+
 /// `conns` connections, each sending `frames` frames of `size` bytes one at
 /// a time, waiting for each echo (checked) before the next.
-pub fn ping_pong(
-    addr: SocketAddr,
-    conns: usize,
-    frames: u64,
-    size: usize,
-) -> Result<Report, String> {
+fn ping_pong(addr: SocketAddr, conns: usize, frames: u64, size: u32) -> Result<Report, String> {
     let streams = (0..conns)
         .map(|_| connect(addr))
         .collect::<Result<Vec<_>, _>>()?;
@@ -205,32 +299,15 @@ pub fn ping_pong(
             .iter()
             .enumerate()
             .map(|(conn, stream)| {
-                s.spawn(move || -> Result<Vec<Duration>, String> {
-                    let mut wire = Wire::new(conn, frames, size);
-                    let mut frame = vec![0u8; 4 + size];
-                    let mut echo = vec![0u8; 4 + size];
-                    let mut rtts = Vec::with_capacity(frames as usize);
-                    let mut io: &TcpStream = stream;
-                    for i in 0..frames {
-                        wire.fill(&mut frame);
-                        let t = Instant::now();
-                        io.write_all(&frame)
-                            .and_then(|()| io.read_exact(&mut echo))
-                            .map_err(|e| format!("connection {conn}: frame {i}: {e}"))?;
-                        rtts.push(t.elapsed());
-                        if echo != frame {
-                            return Err(format!("connection {conn}: echo {i} differs"));
-                        }
-                    }
-                    let _ = stream.shutdown(Shutdown::Both);
-                    Ok(rtts)
+                spawn(s, "client", move || {
+                    one_ping_pong(stream, conn, frames, size)
                 })
             })
             .collect();
         handles
             .into_iter()
             .map(|h| {
-                h.join()
+                h?.join()
                     .unwrap_or_else(|_| Err("client thread panicked".into()))
             })
             .collect()
@@ -242,8 +319,36 @@ pub fn ping_pong(
     }
     rtts.sort_unstable();
     Ok(Report {
-        frames: frames * conns as u64,
+        frames: frames.saturating_mul(conns as u64),
         elapsed,
         rtts,
     })
+}
+
+/// One ping-pong connection; returns its round trips.
+fn one_ping_pong(
+    stream: &TcpStream,
+    conn: usize,
+    frames: u64,
+    size: u32,
+) -> Result<Vec<Duration>, String> {
+    let mut wire = Wire::new(conn, frames, size);
+    let mut frame = vec![0u8; 4 + size as usize];
+    let mut echo = vec![0u8; frame.len()];
+    // Room for the round trips up front, within reason.
+    let mut rtts = Vec::with_capacity(frames.min(1 << 20) as usize);
+    let mut io: &TcpStream = stream;
+    for i in 0..frames {
+        wire.fill(&mut frame);
+        let t = Instant::now();
+        io.write_all(&frame)
+            .and_then(|()| io.read_exact(&mut echo))
+            .map_err(|e| format!("connection {conn}: frame {i}: {e}"))?;
+        rtts.push(t.elapsed());
+        if echo != frame {
+            return Err(format!("connection {conn}: echo {i} differs"));
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+    Ok(rtts)
 }

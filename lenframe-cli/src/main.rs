@@ -1,3 +1,335 @@
-//! `lenframe`: the command-line tool (work in progress: see the helper's task).
+//! `lenframe`: the command-line tool of the lenframe crate.
+//!
+//! * `lenframe serve`: a production length-prefixed echo server (an event
+//!   loop over nonblocking sockets, with limits, backpressure and a clean
+//!   shutdown), see [`serve`].
+//! * `lenframe load ADDR`: a load generator for any `!I` echo server that
+//!   checks every echo, see [`load`].
+//!
+//! This file holds the command line (clap) and the dispatch; results go to
+//! stdout, diagnostics to stderr, usage errors exit 2 with one line.
+#![forbid(unsafe_code)]
 
-fn main() {}
+mod limits;
+mod load;
+mod serve;
+
+use std::io::{self, Write};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use lenframe::{Codec, HeaderFormat, DEFAULT_MAX_FRAME_LEN};
+
+/// Length-prefixed framing on the command line: an echo server and a load
+/// generator.
+#[derive(Parser)]
+#[command(name = "lenframe", version, propagate_version = true)]
+#[command(arg_required_else_help = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Serve(ServeArgs),
+    Load(LoadArgs),
+}
+
+/// Echo length-prefixed frames over TCP (and datagrams over UDP).
+#[derive(Args)]
+#[command(long_about = SERVE_ABOUT)]
+struct ServeArgs {
+    /// Address for TCP and UDP (port 0 picks a free port; the first stdout
+    /// line says which)
+    #[arg(long, value_name = "HOST:PORT", default_value = "127.0.0.1:9000")]
+    addr: String,
+
+    /// Python struct format of the length header (`!I`, `i`, `<H`, `>Q`,
+    /// ...); a peer using struct.pack('i') needs `i`
+    #[arg(long, value_name = "FMT", default_value = "!I")]
+    header: HeaderFormat,
+
+    /// Largest payload accepted; a larger length closes that connection
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN,
+          value_parser = limits::byte_count)]
+    max_frame: usize,
+
+    /// Connections served at once; more are accepted and closed at once
+    /// (default: the open-file limit less 32)
+    #[arg(long, value_name = "N", default_value_t = limits::default_max_conns(),
+          value_parser = limits::at_least_one)]
+    max_conns: usize,
+
+    /// Close a peer that stalls this long in the middle of a frame
+    /// (default: never)
+    #[arg(long, value_name = "SECS", value_parser = limits::seconds,
+          allow_negative_numbers = true)]
+    idle_timeout: Option<Duration>,
+
+    /// Echoes a connection may have pending before the server stops
+    /// reading it until the peer reads them
+    #[arg(long, value_name = "BYTES", default_value_t = limits::DEFAULT_CONN_BUDGET,
+          value_parser = limits::positive_byte_count)]
+    conn_budget: usize,
+
+    /// Bytes buffered over all connections before the server stops reading
+    /// until memory frees (default: a quarter of the available memory)
+    #[arg(long, value_name = "BYTES", default_value_t = limits::default_max_memory(),
+          value_parser = limits::positive_byte_count)]
+    max_memory: usize,
+
+    /// Worker threads (event loops) serving the connections (default: one
+    /// per core)
+    #[arg(long, value_name = "N", default_value_t = limits::default_threads(),
+          value_parser = limits::at_least_one)]
+    threads: usize,
+}
+
+const SERVE_ABOUT: &str = "\
+Echo length-prefixed frames over TCP (and datagrams over UDP).
+
+Every TCP frame comes back as one frame in the same header format; UDP
+datagrams to the same address come back as they are. stdout gets
+`listening on ADDR` first, then `limits: ...`, then `connected PEER` and
+`disconnected PEER: N frames, B bytes echoed (REASON)` for every client. A
+peer that sends an oversize or negative length, garbage, or disconnects
+mid-frame loses only its own connection, and stderr gets one line saying
+what its bytes looked like. Ctrl-C (SIGINT) or SIGTERM: stop accepting,
+deliver the echoes in flight, print a `shutdown: ...` summary, exit 0.
+
+BYTES take a K, M or G suffix (powers of 1024).
+
+Platforms: Unix (it catches SIGINT and SIGTERM through a signal pipe; it
+does not build on Windows). The defaults of --max-conns and --max-memory
+are read from /proc on Linux (the open-file limit, MemAvailable). Elsewhere
+/proc is absent and the fallbacks apply: --max-conns 1048576, so the real
+bound is the open-file limit (a connection past it is accepted and closed
+at once, with one stderr line, and the server goes on), and --max-memory
+1 GiB. Give both flags there.";
+
+/// Drive a `!I` echo server and check every echo.
+#[derive(Args)]
+#[command(long_about = LOAD_ABOUT)]
+struct LoadArgs {
+    /// The echo server (HOST:PORT)
+    #[arg(value_name = "ADDR")]
+    addr: String,
+
+    /// Connections, each with its own writer and reader threads
+    #[arg(long, value_name = "C", value_parser = limits::at_least_one)]
+    conns: usize,
+
+    /// Frames per connection
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    frames: u64,
+
+    /// Payload bytes of every frame
+    #[arg(long, value_name = "BYTES", default_value = "16", value_parser = limits::byte_count)]
+    size: usize,
+
+    /// One frame in flight per connection; prints the round trips' p50 and
+    /// p99
+    #[arg(long)]
+    pingpong: bool,
+
+    /// Largest --size accepted (what the server accepts: `lenframe serve`
+    /// takes 8388608 unless told otherwise)
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN,
+          value_parser = limits::byte_count)]
+    max_frame: usize,
+
+    /// Print the figures as one JSON object instead of a sentence
+    #[arg(long)]
+    json: bool,
+}
+
+const LOAD_ABOUT: &str = "\
+Drive a `!I` echo server and check every echo.
+
+C connections to ADDR, each pipelining N frames of --size bytes from a
+writer thread while a reader thread checks every echoed byte; prints the
+frames per second. With --pingpong each connection keeps one frame in
+flight and the round trips' p50 and p99 are printed too. The frames are
+`!I` (4-byte big-endian length, then the payload), what `lenframe serve`
+speaks by default. An echo that differs, a server that closes early or
+does not answer within 30 s: one stderr line, exit 1.";
+
+fn main() -> ExitCode {
+    let cli = match Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(cli) => cli,
+        Err(e) => return clap_error(&e),
+    };
+    match cli.command {
+        Command::Serve(args) => match serve_config(args) {
+            Ok(config) => serve::run(config),
+            Err(message) => usage_error(&message),
+        },
+        Command::Load(args) => match load_plan(&args) {
+            Ok(Ok(plan)) => run_load(&plan, args.json),
+            Ok(Err(message)) => runtime_error(&message),
+            Err(message) => usage_error(&message),
+        },
+    }
+}
+
+/// The server's settings; an error is a usage error.
+fn serve_config(args: ServeArgs) -> Result<serve::Config, String> {
+    let codec = Codec::builder()
+        .format(args.header)
+        .max_frame_len(args.max_frame)
+        .build()
+        .map_err(|e| {
+            format!(
+                "--header {} --max-frame {}: {e}",
+                args.header, args.max_frame
+            )
+        })?;
+    Ok(serve::Config {
+        addr: args.addr,
+        codec,
+        max_conns: args.max_conns,
+        idle_timeout: args.idle_timeout,
+        conn_budget: args.conn_budget,
+        max_memory: args.max_memory,
+        threads: args.threads,
+    })
+}
+
+/// The load to run: `Err` for a usage error, `Ok(Err)` when ADDR does not
+/// resolve.
+fn load_plan(args: &LoadArgs) -> Result<Result<load::Plan, String>, String> {
+    // Refused here, before connecting: a server would only close the
+    // connection, and the run would fail with a bare "Broken pipe".
+    let size = args.size;
+    if u32::try_from(size).is_err() {
+        return Err(format!(
+            "--size {size}: a !I header says at most {} bytes",
+            u32::MAX
+        ));
+    }
+    if size > args.max_frame {
+        return Err(format!(
+            "--size {size} is over --max-frame {}: raise --max-frame here, and on the server",
+            args.max_frame
+        ));
+    }
+    let addr = match resolve(&args.addr) {
+        Ok(addr) => addr,
+        Err(message) => return Ok(Err(message)),
+    };
+    Ok(Ok(load::Plan {
+        addr,
+        conns: args.conns,
+        frames: args.frames,
+        size: args.size,
+        ping_pong: args.pingpong,
+    }))
+}
+
+fn resolve(addr: &str) -> Result<SocketAddr, String> {
+    match addr.to_socket_addrs().map(|mut a| a.next()) {
+        Ok(Some(addr)) => Ok(addr),
+        Ok(None) => Err(format!("cannot resolve {addr}: no address")),
+        Err(e) => Err(format!("cannot resolve {addr}: {e}")),
+    }
+}
+
+/// Runs the load and prints its one line.
+fn run_load(plan: &load::Plan, json: bool) -> ExitCode {
+    match load::run(plan) {
+        Ok(report) if json => say(&report.json(plan)),
+        Ok(report) => say(&report.summary(plan)),
+        Err(message) => runtime_error(&message),
+    }
+}
+
+/// Prints a result line. A closed stdout (`| head`) is not an error: the
+/// line had nowhere to go, and the program ends quietly with 0.
+fn say(line: &str) -> ExitCode {
+    let _ = writeln!(io::stdout(), "{line}");
+    ExitCode::SUCCESS
+}
+
+/// A failure at run time: one stderr line, exit 1.
+fn runtime_error(message: &str) -> ExitCode {
+    eprintln!("lenframe: {message}");
+    ExitCode::FAILURE
+}
+
+/// A usage error: one stderr line, exit 2.
+fn usage_error(message: &str) -> ExitCode {
+    eprintln!("lenframe: {message} (try --help)");
+    ExitCode::from(2)
+}
+
+/// `--help` and `--version` print to stdout and exit 0 (quietly if stdout
+/// is closed); `lenframe` alone prints the help to stderr and exits 2;
+/// any other error is a usage error on one line.
+fn clap_error(e: &clap::Error) -> ExitCode {
+    match e.kind() {
+        ErrorKind::DisplayHelp
+        | ErrorKind::DisplayVersion
+        | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = e.print();
+            if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        _ => usage_error(&one_line(&e.to_string())),
+    }
+}
+
+/// clap's error message on one line: its paragraphs (`; ` between them)
+/// but the usage and the pointer to --help, each line trimmed, without the
+/// `error: ` prefix.
+fn one_line(rendered: &str) -> String {
+    rendered
+        .split("\n\n")
+        .filter(|p| !p.starts_with("Usage:") && !p.starts_with("For more information"))
+        .map(|p| {
+            let lines: Vec<&str> = p.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            lines.join(" ")
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ")
+        .trim_start_matches("error: ")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn clap_errors_fit_one_line() {
+        let rendered = "error: the following required arguments were not provided:\n  \
+                        --conns <C>\n  --frames <N>\n\nUsage: lenframe load --conns <C> \
+                        --frames <N> <ADDR>\n\nFor more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "the following required arguments were not provided: --conns <C> --frames <N>"
+        );
+        let rendered = "error: unexpected argument '--adr' found\n\n  tip: a similar argument \
+                        exists: '--addr'\n\nUsage: lenframe serve --addr <HOST:PORT>\n\n\
+                        For more information, try '--help'.\n";
+        assert_eq!(
+            one_line(rendered),
+            "unexpected argument '--adr' found; tip: a similar argument exists: '--addr'"
+        );
+    }
+}

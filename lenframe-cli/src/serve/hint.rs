@@ -1,4 +1,4 @@
-//! The echo servers' own hint for a peer whose header, read in the other
+//! The server's own hint for a peer whose header, read in the other
 //! byte order, makes sense: which `--header` it needs.
 
 use lenframe::{ByteOrder, Codec, HeaderFormat};

@@ -3,7 +3,8 @@
 //!
 //! Every line is written and flushed on its own; write errors are ignored
 //! (a closed stdout must never stop the server). Lines that find the queue
-//! full (stdout blocked for a long time) are dropped and counted.
+//! full (stdout blocked for a long time) are dropped and counted; the count
+//! is reported on stderr at shutdown.
 
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -61,7 +62,6 @@ impl Log {
     }
 
     /// Lines dropped because the queue was full.
-    #[allow(dead_code)] // not every server reports it
     pub fn dropped(&self) -> u64 {
         self.dropped.load(Ordering::Relaxed)
     }

@@ -1,0 +1,326 @@
+//! The worker threads: one event loop each over the connections it was
+//! given. A worker drives each ready connection ([`Conn::drive`]), closes
+//! those that are done, stalled past `--idle-timeout` or broken, retries
+//! those paused by `--max-memory`, and at shutdown delivers what it holds
+//! before closing everything.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use super::conn::{Conn, Paused, Scratch, Status};
+use super::shared::Shared;
+
+/// Bytes one `read()` may bring in.
+const READ_SIZE: usize = 256 * 1024;
+/// How long workers deliver echoes after a shutdown signal before they
+/// close what is left (the summary follows within 2 s of the signal).
+const DRAIN: Duration = Duration::from_millis(1500);
+/// How often a worker retries connections paused by `--max-memory`.
+const MEMORY_RETRY: Duration = Duration::from_millis(20);
+/// After this long stalled mid-frame, a connection whose header the other
+/// byte order explains gets one stderr line (it is not closed).
+const STALL_NOTICE: Duration = Duration::from_secs(2);
+/// The token of a worker's waker (connections count up from 0).
+const WAKE: Token = Token(usize::MAX);
+
+/// What the acceptor tells a worker.
+pub enum Msg {
+    Conn(TcpStream, SocketAddr),
+    Shutdown,
+}
+
+pub struct WorkerHandle {
+    pub inbox: Sender<Msg>,
+    pub waker: Arc<Waker>,
+    /// Connections it serves.
+    pub load: Arc<AtomicUsize>,
+    pub thread: JoinHandle<()>,
+}
+
+/// Starts `--threads` workers (by default one per core: the accepting
+/// thread is mostly asleep), at least one.
+pub fn start_workers(shared: &Arc<Shared>) -> Result<Vec<WorkerHandle>, String> {
+    let n = shared.config.threads.max(1);
+    let mut workers = Vec::with_capacity(n);
+    for i in 0..n {
+        let poll = Poll::new().map_err(|e| format!("cannot poll: {e}"))?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKE).map_err(|e| e.to_string())?);
+        let (inbox, messages) = mpsc::channel();
+        let load = Arc::new(AtomicUsize::new(0));
+        let mut worker = Worker {
+            poll,
+            messages,
+            shared: Arc::clone(shared),
+            load: Arc::clone(&load),
+            conns: Vec::new(),
+            free: Vec::new(),
+            scratch: Scratch::new(READ_SIZE),
+            starved: Vec::new(),
+            draining: None,
+            next_sweep: Instant::now(),
+        };
+        let thread = thread::Builder::new()
+            .name(format!("worker {i}"))
+            .spawn(move || worker.run())
+            .map_err(|e| format!("cannot start a worker thread: {e}"))?;
+        workers.push(WorkerHandle {
+            inbox,
+            waker,
+            load,
+            thread,
+        });
+    }
+    Ok(workers)
+}
+
+/// Why a connection ended, for its `disconnected` line.
+#[derive(Clone, Copy)]
+enum Reason {
+    PeerClosed,
+    IdleTimeout,
+    Error,
+    Shutdown,
+}
+
+impl Reason {
+    fn as_str(self) -> &'static str {
+        match self {
+            Reason::PeerClosed => "peer closed",
+            Reason::IdleTimeout => "idle timeout",
+            Reason::Error => "error, see stderr",
+            Reason::Shutdown => "shutdown",
+        }
+    }
+}
+
+/// One event loop and the connections it serves.
+struct Worker {
+    poll: Poll,
+    messages: Receiver<Msg>,
+    shared: Arc<Shared>,
+    load: Arc<AtomicUsize>,
+    /// Connections by token; `free` lists the empty slots.
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    scratch: Scratch,
+    /// Tokens of connections paused by `--max-memory` (some may be stale).
+    starved: Vec<usize>,
+    /// Set at shutdown: close what is left then.
+    draining: Option<Instant>,
+    /// Next look for stalled connections.
+    next_sweep: Instant,
+}
+
+/// Set by the first worker that sees `--max-memory` reached, for one line.
+static MEMORY_NOTED: AtomicBool = AtomicBool::new(false);
+
+impl Worker {
+    fn run(&mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let timeout = self.timeout();
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    self.shared
+                        .log
+                        .err(format!("lenframe serve: poll failed: {e}"));
+                    thread::sleep(MEMORY_RETRY);
+                }
+                continue;
+            }
+            for event in events.iter() {
+                if event.token() == WAKE {
+                    self.take_messages();
+                    continue;
+                }
+                let i = event.token().0;
+                if let Some(Some(conn)) = self.conns.get_mut(i) {
+                    conn.readable |= event.is_readable() || event.is_read_closed();
+                    conn.writable |= event.is_writable() || event.is_write_closed();
+                    if event.is_error() {
+                        (conn.readable, conn.writable) = (true, true);
+                    }
+                    self.drive(i);
+                }
+            }
+            let now = Instant::now();
+            if !self.starved.is_empty() && self.shared.memory.has_room() {
+                for i in std::mem::take(&mut self.starved) {
+                    self.drive(i);
+                }
+            }
+            if now >= self.next_sweep {
+                self.sweep(now);
+            }
+            if let Some(deadline) = self.draining {
+                if self.load.load(Ordering::Relaxed) == 0 || now >= deadline {
+                    self.close_all(Reason::Shutdown);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// How long the next poll may sleep.
+    fn timeout(&self) -> Duration {
+        let now = Instant::now();
+        let mut until = self.next_sweep;
+        if let Some(deadline) = self.draining {
+            until = until.min(deadline);
+        }
+        let wait = until.saturating_duration_since(now);
+        if self.starved.is_empty() {
+            wait
+        } else {
+            wait.min(MEMORY_RETRY)
+        }
+    }
+
+    fn take_messages(&mut self) {
+        while let Ok(msg) = self.messages.try_recv() {
+            match msg {
+                Msg::Conn(stream, peer) => self.add(stream, peer),
+                Msg::Shutdown => {
+                    self.draining = Some(Instant::now() + DRAIN);
+                    // Read what is there, deliver, close the quiet ones.
+                    for i in 0..self.conns.len() {
+                        if self.conns[i].is_some() {
+                            if let Some(conn) = self.conns[i].as_mut() {
+                                conn.readable = true;
+                            }
+                            self.drive(i);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn add(&mut self, mut stream: TcpStream, peer: SocketAddr) {
+        let i = self.free.pop().unwrap_or_else(|| {
+            self.conns.push(None);
+            self.conns.len() - 1
+        });
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut stream, Token(i), interest)
+        {
+            self.shared.log.err(format!("{peer}: cannot poll: {e}"));
+            self.conns[i] = Some(Conn::new(stream, peer, self.shared.config.codec));
+            return self.close(i, Reason::Error);
+        }
+        self.conns[i] = Some(Conn::new(stream, peer, self.shared.config.codec));
+        self.drive(i);
+    }
+
+    /// Lets connection `i` make progress, and closes it when it is done.
+    fn drive(&mut self, i: usize) {
+        let Some(Some(conn)) = self.conns.get_mut(i) else {
+            return;
+        };
+        let shared = &*self.shared;
+        let result = conn.drive(&mut self.scratch, &shared.memory, shared.config.conn_budget);
+        match result {
+            Ok(Status::Done) => self.close(i, Reason::PeerClosed),
+            Ok(Status::Open) => {
+                if conn.paused == Paused::Memory {
+                    self.starved.push(i);
+                    if !MEMORY_NOTED.swap(true, Ordering::Relaxed) {
+                        shared.log.err(format!(
+                            "lenframe serve: {} bytes buffered (--max-memory): reading paused until memory frees",
+                            shared.memory.used()
+                        ));
+                    }
+                } else if self.draining.is_some() && conn.is_quiet() {
+                    self.close(i, Reason::Shutdown);
+                }
+            }
+            Err(message) => {
+                shared.log.err(format!("{}: {message}", conn.peer));
+                self.close(i, Reason::Error);
+            }
+        }
+    }
+
+    /// Closes connections stalled mid-frame past `--idle-timeout`, and
+    /// notes (once) those whose stall the other byte order explains.
+    fn sweep(&mut self, now: Instant) {
+        let idle = self.shared.config.idle_timeout;
+        let every = idle.map_or(Duration::from_secs(1), |t| {
+            (t / 4).clamp(Duration::from_millis(10), Duration::from_secs(1))
+        });
+        self.next_sweep = now + every;
+        for i in 0..self.conns.len() {
+            let Some(conn) = self.conns[i].as_mut() else {
+                continue;
+            };
+            if !conn.is_stalled() {
+                continue;
+            }
+            let stalled = now.saturating_duration_since(conn.last_read);
+            if let Some(limit) = idle.filter(|&t| stalled >= t) {
+                let hint = conn.stall_hint().unwrap_or_default();
+                self.shared.log.err(format!(
+                    "{}: stalled mid-frame for {}s, closing{hint}",
+                    conn.peer,
+                    limit.as_secs_f64()
+                ));
+                self.close(i, Reason::IdleTimeout);
+            } else if stalled >= STALL_NOTICE && !conn.stall_noted {
+                conn.stall_noted = true;
+                if let Some(hint) = conn.stall_hint() {
+                    self.shared.log.err(format!(
+                        "{}: waiting {}s for the rest of a frame{hint}",
+                        conn.peer,
+                        stalled.as_secs()
+                    ));
+                }
+            }
+        }
+    }
+
+    fn close_all(&mut self, reason: Reason) {
+        for i in 0..self.conns.len() {
+            if self.conns[i].is_some() {
+                self.close(i, reason);
+            }
+        }
+    }
+
+    /// Closes connection `i`: after a clean end, the write side is shut
+    /// down first, so the peer sees every echo and then EOF.
+    fn close(&mut self, i: usize, reason: Reason) {
+        let Some(mut conn) = self.conns[i].take() else {
+            return;
+        };
+        self.free.push(i);
+        let _ = self.poll.registry().deregister(&mut conn.stream);
+        if matches!(reason, Reason::PeerClosed | Reason::Shutdown) {
+            let _ = conn.stream.shutdown(std::net::Shutdown::Write);
+        }
+        conn.release(&self.shared.memory);
+        let s = &*self.shared;
+        s.served.fetch_add(1, Ordering::Relaxed);
+        s.frames.fetch_add(conn.frames, Ordering::Relaxed);
+        s.bytes.fetch_add(conn.bytes, Ordering::Relaxed);
+        s.open.fetch_sub(1, Ordering::Relaxed);
+        self.load.fetch_sub(1, Ordering::Relaxed);
+        s.log.out(format!(
+            "disconnected {}: {} frames, {} bytes echoed ({})",
+            conn.peer,
+            conn.frames,
+            conn.bytes,
+            reason.as_str()
+        ));
+    }
+}
