@@ -1,6 +1,8 @@
-//! The examples as real processes against real peers: the echo_client in
-//! both modes, a Python `struct` peer written like the seeds, a tokio-util
-//! `LengthDelimitedCodec` client, hostile peers, many concurrent clients.
+//! The blocking examples as real processes: `echo_server` against the
+//! `echo_client`, a Python peer written like the tutorials, a tokio-util
+//! `LengthDelimitedCodec` client, hostile and stalled peers, UDP, 1,000
+//! concurrent clients and 10,000 open connections; `sticky_demo`;
+//! `file_transfer` end to end.
 //!
 //! Every process started here is killed when its handle drops (also when a
 //! test fails); every wait has a timeout.
@@ -9,239 +11,465 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::atomic::Ordering;
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{example, run_with_timeout};
-use lenframe::{Codec, FrameReader, FrameWriter, HeaderFormat};
+use common::{
+    example, length_delimited_client, many_echoing_connections, python_peer_is_echoed,
+    room_for_files, run_with_timeout, ExampleServer, LoggedServer, PROCESS_TIMEOUT as TIMEOUT,
+};
+use lenframe::{Codec, Framed};
 
-const TIMEOUT: Duration = Duration::from_secs(30);
-
-/// A running echo_server, killed on drop.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    stderr: Arc<Mutex<String>>,
+/// A running echo_server whose stdout lines and stderr are kept.
+fn start(args: &[&str]) -> LoggedServer {
+    LoggedServer::start("echo_server", args)
 }
 
-impl Server {
-    fn start(args: &[&str]) -> Server {
-        let mut all = vec!["--addr", "127.0.0.1:0"];
-        all.extend_from_slice(args);
-        Server::start_raw(&all)
-    }
+/// A fresh, well-behaved `codec` client is served.
+fn assert_serves(server: &LoggedServer, codec: Codec) {
+    let mut framed = codec.new_framed(server.connect());
+    framed.send("still here?").unwrap();
+    assert_eq!(framed.recv().unwrap().as_deref(), Some(&b"still here?"[..]));
+}
 
-    fn start_raw(args: &[&str]) -> Server {
-        let mut child = Command::new(example("echo_server"))
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn echo_server");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let sink = Arc::clone(&stderr);
-        let mut err_pipe = child.stderr.take().unwrap();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = err_pipe.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock()
-                    .unwrap()
-                    .push_str(&String::from_utf8_lossy(&buf[..n]));
-            }
-        });
-        let mut server = Server {
-            child,
-            addr: "0.0.0.0:0".parse().unwrap(),
-            stderr,
-        };
-        let line = rx
-            .recv_timeout(TIMEOUT)
-            .expect("no 'listening on' line in time");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {line:?}"));
-        server.addr = addr.parse().expect("address in the listening line");
-        server
-    }
-
-    fn connect(&self) -> TcpStream {
-        let s = TcpStream::connect_timeout(&self.addr, TIMEOUT).expect("connect");
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        s.set_write_timeout(Some(TIMEOUT)).unwrap();
-        s
-    }
-
-    /// Waits until stderr contains `needle`.
-    fn wait_stderr(&self, needle: &str) -> String {
-        let deadline = Instant::now() + TIMEOUT;
-        loop {
-            let text = self.stderr.lock().unwrap().clone();
-            // Only whole lines count: the pipe may deliver half a line.
-            let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
-            if complete.contains(needle) {
-                return complete.to_owned();
-            }
-            assert!(
-                Instant::now() < deadline,
-                "stderr never had {needle:?}; it has:\n{text}"
-            );
-            thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// A fresh, well-behaved client is served.
-    fn assert_serves(&self) {
-        let s = self.connect();
-        let mut w = FrameWriter::new(&s);
-        w.write_frame(b"still here?").unwrap();
-        w.flush().unwrap();
-        let mut r = FrameReader::new(&s);
-        assert_eq!(
-            r.read_frame().unwrap().as_deref(),
-            Some(&b"still here?"[..])
-        );
-        assert!(self.is_running());
-    }
-
-    fn is_running(&self) -> bool {
-        // try_wait needs &mut; a still-running server has no exit status.
-        let path = format!("/proc/{}/stat", self.child.id());
-        std::fs::read_to_string(path)
-            .map(|s| !s.contains(") Z "))
-            .unwrap_or(false)
+/// Asserts that the server closed `s` (the read sees the end or a reset).
+fn assert_closed(s: &TcpStream) {
+    let mut buf = [0u8; 1];
+    match (&*s).read(&mut buf) {
+        Ok(0) => {}
+        Ok(_) => panic!("the server sent data instead of closing"),
+        Err(e) => assert!(
+            matches!(e.kind(), std::io::ErrorKind::ConnectionReset),
+            "{e}"
+        ),
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client(server: &Server, args: &[&str], stdin: &[u8]) -> Output {
+fn client(addr: &str, args: &[&str], stdin: &[u8]) -> Output {
     let mut cmd = Command::new(example("echo_client"));
-    cmd.arg("--addr").arg(server.addr.to_string()).args(args);
+    cmd.args(["--addr", addr]).args(args);
     run_with_timeout(cmd, stdin)
 }
 
+fn stdout_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+// ---------------------------------------------------------------- echo_server
+
 #[test]
-fn burst_mode_against_server() {
-    let server = Server::start(&[]);
+fn burst_mode_against_the_server() {
+    let server = ExampleServer::start("echo_server", &[]);
+    let addr = server.addr.to_string();
     for (n, size) in [
         ("1000", "100"),
         ("20000", "16"),
         ("3", "200000"),
         ("10", "0"),
     ] {
-        let out = client(&server, &["--burst", n, "--size", size], b"");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{stdout} {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert_eq!(stdout.trim(), format!("{n}/{n} frames echoed intact"));
+        let out = client(&addr, &["--burst", n, "--size", size], b"");
+        assert!(out.status.success(), "{}", stderr_of(&out));
+        assert_eq!(stdout_of(&out), format!("{n}/{n} frames echoed intact\n"));
     }
 }
 
 #[test]
 fn burst_mode_in_other_header_formats() {
-    for fmt in ["i", "<H", ">Q"] {
-        let server = Server::start(&["--header", fmt]);
-        let out = client(&server, &["--header", fmt, "--burst", "500"], b"");
-        assert!(
-            out.status.success(),
-            "{fmt}: {}",
-            String::from_utf8_lossy(&out.stderr)
+    for fmt in ["i", "<H", ">Q", "B"] {
+        let server = ExampleServer::start("echo_server", &["--header", fmt]);
+        let out = client(
+            &server.addr.to_string(),
+            &["--header", fmt, "--burst", "500", "--size", "100"],
+            b"",
         );
-        assert_eq!(
-            String::from_utf8_lossy(&out.stdout).trim(),
-            "500/500 frames echoed intact"
-        );
+        assert!(out.status.success(), "{fmt}: {}", stderr_of(&out));
+        assert_eq!(stdout_of(&out), "500/500 frames echoed intact\n", "{fmt}");
     }
 }
 
 #[test]
-fn interactive_mode_lines_round_trip() {
-    let server = Server::start(&[]);
-    let input = "hello\n\n你好，世界\nlast line without newline";
-    let out = client(&server, &[], input.as_bytes());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+fn piped_lines_come_back_as_lines() {
+    let server = ExampleServer::start("echo_server", &[]);
+    let addr = server.addr.to_string();
+    let input = "hello\n\n你好，世界\r\nlast line without newline";
+    let out = client(&addr, &[], input.as_bytes());
+    assert!(out.status.success(), "{}", stderr_of(&out));
     assert_eq!(
-        String::from_utf8(out.stdout).unwrap(),
+        stdout_of(&out),
         "hello\n\n你好，世界\nlast line without newline\n"
     );
+    // More than the socket buffers hold: one thread writes while the other
+    // reads, so the client never stalls against a server that waits for
+    // its echoes to be read.
+    let lines: String = (0..100_000).map(|i| format!("{i:>59}\n")).collect();
+    let out = client(&addr, &[], lines.as_bytes());
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert!(stdout_of(&out) == lines, "6 MB of lines came back changed");
 }
 
 #[test]
-fn client_without_server_fails_cleanly() {
-    let server = Server::start(&[]);
-    let addr = server.addr.to_string();
-    drop(server);
-    let mut cmd = Command::new(example("echo_client"));
-    cmd.args(["--addr", &addr, "--burst", "1"]);
-    let out = run_with_timeout(cmd, b"");
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(err.lines().count(), 1, "{err}");
-    assert!(err.contains("cannot connect"), "{err}");
+fn connect_and_disconnect_lines() {
+    let server = start(&[]);
+    let mut framed = Framed::new(server.connect());
+    let me = framed.get_ref().local_addr().unwrap();
+    assert_eq!(server.line(), format!("connected {me}"));
+    for i in 0..10 {
+        framed.feed(format!("frame {i}")).unwrap();
+    }
+    for i in 0..10 {
+        assert_eq!(framed.recv().unwrap().unwrap(), format!("frame {i}"));
+    }
+    drop(framed);
+    assert_eq!(
+        server.line(),
+        format!("disconnected {me}: 10 frames echoed (peer closed)")
+    );
+    assert_eq!(server.stderr(), "");
 }
 
 #[test]
-fn flags_help_and_bad_input() {
-    for bin in ["echo_server", "echo_client"] {
-        let mut cmd = Command::new(example(bin));
-        cmd.arg("--help");
-        let out = run_with_timeout(cmd, b"");
-        assert!(out.status.success());
-        assert!(String::from_utf8_lossy(&out.stdout).contains("usage:"));
-        for bad in [&["--nope"][..], &["--header", "!x"][..], &["--addr"][..]] {
-            let mut cmd = Command::new(example(bin));
-            cmd.args(bad);
-            let out = run_with_timeout(cmd, b"");
-            assert_eq!(out.status.code(), Some(2), "{bin} {bad:?}");
-            assert_eq!(
-                String::from_utf8_lossy(&out.stderr).lines().count(),
-                1,
-                "{bin} {bad:?}"
-            );
+fn python_tutorial_style_peer() {
+    for fmt in ["!I", "i", "<H", ">Q"] {
+        let server = ExampleServer::start("echo_server", &["--header", fmt]);
+        if !python_peer_is_echoed(server.addr.port(), fmt) {
+            return;
         }
     }
 }
 
 #[test]
-fn sticky_demo_shows_problem_and_cure() {
-    let out = run_with_timeout(Command::new(example("sticky_demo")), b"");
+fn tokio_util_length_delimited_client() {
+    let server = ExampleServer::start("echo_server", &[]);
+    let frames: Vec<Vec<u8>> = (0..300).map(|i| vec![i as u8; (i * 37) % 5000]).collect();
+    assert_eq!(length_delimited_client(server.addr, &frames), frames);
+}
+
+#[test]
+fn half_close_still_gets_every_echo() {
+    let server = start(&[]);
+    let mut framed = Framed::new(server.connect());
+    for i in 0..2000u32 {
+        framed.feed(i.to_be_bytes()).unwrap();
+    }
+    framed.shutdown_write().unwrap();
+    let got: Vec<u32> = framed
+        .map(|f| u32::from_be_bytes(f.unwrap()[..].try_into().unwrap()))
+        .collect();
+    assert_eq!(got, (0..2000).collect::<Vec<_>>());
+}
+
+/// What the library says about `bytes` followed by the end of the stream,
+/// read with `codec`: the server's stderr line must carry the same.
+fn library_error(codec: Codec, bytes: &[u8]) -> String {
+    codec.new_read(bytes).read_frame().unwrap_err().to_string()
+}
+
+#[test]
+fn hostile_peers_cost_only_their_own_connection() {
+    let server = start(&["--header", "i", "--max-frame", "1000"]);
+    let codec = Codec::builder()
+        .format("i".parse().unwrap())
+        .max_frame_len(1000)
+        .build()
+        .unwrap();
+    let good = server.connect();
+    let mut good = codec.new_framed(&good);
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("oversize", 1001i32.to_le_bytes().to_vec()),
+        ("negative", (-5i32).to_le_bytes().to_vec()),
+        ("http", b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec()),
+        (
+            "tls",
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03".to_vec(),
+        ),
+        ("end mid-header", vec![1, 0]),
+        (
+            "end mid-payload",
+            [&10i32.to_le_bytes()[..], b"abc"].concat(),
+        ),
+    ];
+    for (name, bytes) in cases {
+        let s = server.connect();
+        let peer = s.local_addr().unwrap().to_string();
+        (&s).write_all(&bytes).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let line = server.stderr_line(&peer);
+        assert_eq!(
+            line,
+            format!("{peer}: {}", library_error(codec, &bytes)),
+            "{name}"
+        );
+        assert_eq!(
+            server.line_with(&format!("disconnected {peer}:")),
+            format!("disconnected {peer}: 0 frames echoed (error, see stderr)"),
+            "{name}"
+        );
+        assert_closed(&s);
+        // The connection that was open all along is still served.
+        good.send(name).unwrap();
+        assert_eq!(good.recv().unwrap().unwrap(), name);
+    }
+    assert_serves(&server, codec);
+    // One line per bad peer, nothing else.
+    assert_eq!(server.stderr().lines().count(), 6, "{}", server.stderr());
+}
+
+#[test]
+fn the_tutorials_header_against_a_network_order_server_gets_the_byte_order_hint() {
+    let server = start(&[]);
+    let s = server.connect();
+    let peer = s.local_addr().unwrap().to_string();
+    // Python: struct.pack('i', 5) + b'hello' (little-endian on x86).
+    let wire = [&5i32.to_le_bytes()[..], b"hello"].concat();
+    (&s).write_all(&wire).unwrap();
+    let line = server.stderr_line(&peer);
+    let expected = library_error(Codec::default(), &wire);
+    assert!(expected.contains("other byte order"), "{expected}");
+    assert_eq!(line, format!("{peer}: {expected}"));
+    assert_closed(&s);
+    assert_serves(&server, Codec::default());
+}
+
+#[test]
+fn a_reset_in_the_middle_of_a_frame_costs_only_that_connection() {
+    let server = start(&[]);
+    let s = server.connect();
+    let peer = s.local_addr().unwrap().to_string();
+    let mut wire = Vec::new();
+    Codec::default()
+        .encode_to_vec("echo me", &mut wire)
+        .unwrap();
+    wire.extend_from_slice(&100u32.to_be_bytes());
+    wire.extend_from_slice(b"partial");
+    (&s).write_all(&wire).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    drop(s); // the echo is unread: the close sends a reset
+    server.line_with(&format!("disconnected {peer}:"));
+    assert_serves(&server, Codec::default());
+}
+
+#[test]
+fn idle_timeout_drops_a_peer_stalled_mid_frame_and_keeps_an_idle_one() {
+    let timeout = 0.5;
+    let server = start(&["--idle-timeout", "0.5"]);
+    let idle = server.connect();
+    let mut idle = Framed::new(&idle);
+    idle.send("before").unwrap();
+    assert_eq!(idle.recv().unwrap().unwrap(), "before");
+
+    let stalled = server.connect();
+    let peer = stalled.local_addr().unwrap().to_string();
+    let start = Instant::now();
+    (&stalled).write_all(&[0, 0]).unwrap(); // half a header, then nothing
+    assert_closed(&stalled);
+    let took = start.elapsed().as_secs_f64();
     assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        took >= timeout * 0.9 && took < timeout + 1.5,
+        "dropped after {took:.2}s, the timeout is {timeout}s"
     );
-    let text = String::from_utf8(out.stdout).unwrap();
+    let line = server.stderr_line(&peer);
+    assert!(
+        line.starts_with(&format!(
+            "{peer}: stalled mid-frame for 0.5s (--idle-timeout): "
+        )),
+        "{line}"
+    );
+
+    // Idle between frames for three timeouts: still served.
+    thread::sleep(Duration::from_secs_f64(timeout * 3.0));
+    idle.send("after").unwrap();
+    assert_eq!(idle.recv().unwrap().unwrap(), "after");
+    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
+}
+
+#[test]
+fn a_stall_that_the_other_byte_order_explains_says_so() {
+    let server = start(&["--idle-timeout", "0.3"]);
+    let s = server.connect();
+    let peer = s.local_addr().unwrap().to_string();
+    // struct.pack('i', 256) + 256 bytes: read as !I, a frame of 65536 bytes
+    // that never completes.
+    (&s).write_all(&256i32.to_le_bytes()).unwrap();
+    (&s).write_all(&[b'x'; 256]).unwrap();
+    assert_closed(&s);
+    let line = server.stderr_line(&peer);
+    assert!(line.contains("stalled mid-frame"), "{line}");
+    assert!(
+        line.contains("its header would declare 256 bytes, which arrived"),
+        "{line}"
+    );
+}
+
+#[test]
+fn udp_echo_on_the_same_port() {
+    let server = ExampleServer::start("echo_server", &[]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 70_000];
+    for size in [0usize, 1, 1400, 65_507] {
+        let payload: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        sock.send_to(&payload, server.addr).unwrap();
+        let (n, from) = sock.recv_from(&mut buf).expect("udp echo");
+        assert_eq!(from, server.addr);
+        assert!(buf[..n] == payload[..], "size {size}");
+    }
+}
+
+#[test]
+fn a_thousand_concurrent_clients() {
+    const CLIENTS: usize = 1000;
+    if !room_for_files(CLIENTS as u64 + 200) {
+        return;
+    }
+    let server = ExampleServer::start("echo_server", &[]);
+    let conns: Vec<TcpStream> = (0..CLIENTS)
+        .map(|_| TcpStream::connect(server.addr).unwrap())
+        .collect();
+    // All connected first, then all talking at once.
+    let go = Arc::new(Barrier::new(CLIENTS));
+    let clients: Vec<_> = conns
+        .into_iter()
+        .enumerate()
+        .map(|(i, conn)| {
+            let go = Arc::clone(&go);
+            thread::Builder::new()
+                .stack_size(64 * 1024)
+                .spawn(move || {
+                    conn.set_read_timeout(Some(TIMEOUT)).unwrap();
+                    let mut framed = Framed::new(conn);
+                    go.wait();
+                    for round in 0..10 {
+                        let msg = format!("client {i} round {round}");
+                        framed.send(&msg).unwrap();
+                        assert_eq!(framed.recv().unwrap().unwrap(), msg);
+                    }
+                })
+                .unwrap()
+        })
+        .collect();
+    for c in clients {
+        c.join().expect("a client saw a wrong echo");
+    }
+}
+
+#[test]
+fn ten_thousand_connections_open_at_once() {
+    const MANY: usize = 10_000;
+    // This process holds MANY sockets, the server as many again (the
+    // server raises its own limit to the hard one).
+    if !room_for_files(MANY as u64 + 200) {
+        return;
+    }
+    let start_time = Instant::now();
+    let server = start(&[]);
+    let conns = many_echoing_connections(server.addr, MANY);
+    // All still served: another echo on the first and the last.
+    for c in [&conns[0], &conns[MANY - 1]] {
+        let mut framed = Framed::new(c);
+        framed.send("again").unwrap();
+        assert_eq!(framed.recv().unwrap().unwrap(), "again");
+    }
+    assert_eq!(server.stderr(), "", "no accept error, no refusal");
+    eprintln!(
+        "echo_server: {MANY} connections open and echoed in {:.1}s",
+        start_time.elapsed().as_secs_f64()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn out_of_file_descriptors_the_server_waits_and_goes_on() {
+    // A hard limit of 32 open files (the server raises its soft limit to
+    // the hard one): the server runs out of descriptors after 20-odd
+    // connections.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "ulimit -n 32 && exec \"$0\" \"$@\""])
+        .arg(example("echo_server"))
+        .args(["--addr", "127.0.0.1:0"]);
+    let server = LoggedServer::spawn(cmd);
+    let mut conns: Vec<TcpStream> = (0..40).map(|_| server.connect()).collect();
+    let line = server.stderr_line("accept: ");
+    assert!(line.contains("(os error 24)"), "{line}");
+    // Closing connections frees descriptors: the waiting ones are served.
+    let waiting = conns.split_off(30);
+    drop(conns);
+    for (i, c) in waiting.iter().enumerate() {
+        let mut framed = Framed::new(c);
+        framed.send(format!("waited {i}")).unwrap();
+        assert_eq!(framed.recv().unwrap().unwrap(), format!("waited {i}"));
+    }
+    // Nothing but accept errors on stderr.
+    let stderr = server.stderr();
+    assert!(
+        stderr.lines().all(|l| l.starts_with("accept: ")),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn over_max_conns_a_connection_is_refused_with_one_line() {
+    let server = start(&["--max-conns", "2"]);
+    let a = server.connect();
+    let b = server.connect();
+    for s in [&a, &b] {
+        let mut framed = Framed::new(s);
+        framed.send("x").unwrap();
+        assert_eq!(framed.recv().unwrap().as_deref(), Some(&b"x"[..]));
+    }
+    let c = server.connect();
+    let peer = c.local_addr().unwrap().to_string();
+    assert_closed(&c);
+    assert_eq!(
+        server.stderr_line(&peer),
+        format!("{peer}: refused: 2 connections open (--max-conns)")
+    );
+    // A place frees when a connection ends.
+    drop(a);
+    server.line_with("disconnected");
+    assert_serves(&server, Codec::default());
+}
+
+#[test]
+fn restart_on_the_same_port_right_away() {
+    let first = start(&[]);
+    let addr = first.addr.to_string();
+    // A connection closed by the server side leaves the port in TIME_WAIT.
+    assert_serves(&first, Codec::default());
+    drop(first);
+    let mut cmd = Command::new(example("echo_server"));
+    cmd.args(["--addr", &addr]);
+    let second = LoggedServer::spawn(cmd);
+    assert_eq!(second.addr.to_string(), addr);
+    assert_serves(&second, Codec::default());
+}
+
+#[test]
+fn a_closed_stdout_does_not_stop_the_server() {
+    // ExampleServer closes the server's stdout after the first line.
+    let server = ExampleServer::start("echo_server", &[]);
+    for i in 0..20 {
+        let mut framed = Framed::new(TcpStream::connect(server.addr).unwrap());
+        framed.send(format!("{i}")).unwrap();
+        assert_eq!(framed.recv().unwrap().unwrap(), format!("{i}"));
+    }
+}
+
+// ---------------------------------------------------------------- sticky_demo
+
+#[test]
+fn sticky_demo_shows_the_problem_and_the_cure() {
+    let out = run_with_timeout(Command::new(example("sticky_demo")), b"");
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let text = stdout_of(&out);
     assert!(text.contains("recv(1024) -> \"jasonkevintoney\""), "{text}");
     for name in ["jason", "kevin", "toney"] {
         assert!(
@@ -255,608 +483,216 @@ fn sticky_demo_shows_problem_and_cure() {
     );
 }
 
-/// The seeds' peer: stdlib `socket` + `struct`, sticky or split sends.
-const PY_PEER: &str = r#"
-import socket, struct, sys
-fmt, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-size = struct.calcsize(fmt)
-msgs = [b'jason', b'', b'kevin' * 50, 'toney 你好'.encode('utf-8'), bytes(range(256)) * 4]
-limit = 2 ** (8 * size - (1 if fmt[-1].islower() else 0)) - 1
-msgs = [m[:limit] for m in msgs]
-client = socket.socket()
-client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-client.settimeout(20)
-client.connect(('127.0.0.1', port))
-wire = b''.join(struct.pack(fmt, len(m)) + m for m in msgs)
-if mode == 'sticky':
-    client.sendall(wire)
-else:
-    for i in range(0, len(wire), 3):
-        client.sendall(wire[i:i + 3])
-def recv_exact(n):
-    data = b''
-    while len(data) < n:
-        chunk = client.recv(n - len(data))
-        if not chunk:
-            raise SystemExit('server closed early')
-        data += chunk
-    return data
-for m in msgs:
-    (n,) = struct.unpack(fmt, recv_exact(size))
-    got = recv_exact(n)
-    assert got == m, (got[:20], m[:20])
-client.close()
-print('ok', len(msgs))
-"#;
+// -------------------------------------------------------------- file_transfer
 
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: python3 is not on PATH, so the Python peer tests cannot run");
+/// A scratch directory, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("lenframe-ft-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(std::fs::canonicalize(dir).unwrap())
     }
-    ok
 }
 
-#[test]
-fn python_seed_style_peer() {
-    if !have_python() {
-        return;
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    for fmt in ["!I", "i", "<H", ">Q"] {
-        let server = Server::start(&["--header", fmt]);
-        for mode in ["sticky", "split"] {
-            let mut cmd = Command::new("python3");
-            cmd.args(["-c", PY_PEER, fmt, &server.addr.port().to_string(), mode]);
-            let out = run_with_timeout(cmd, b"");
-            assert!(
-                out.status.success(),
-                "{fmt} {mode}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            assert_eq!(
-                String::from_utf8_lossy(&out.stdout).trim(),
-                "ok 5",
-                "{fmt} {mode}"
-            );
+}
+
+/// A running `file_transfer recv DIR`, killed on drop.
+struct Receiver {
+    server: LoggedServer,
+}
+
+impl Receiver {
+    fn start(dir: &Path, args: &[&str]) -> Receiver {
+        let mut cmd = Command::new(example("file_transfer"));
+        cmd.args(["recv", dir.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+            .args(args);
+        Receiver {
+            server: LoggedServer::spawn(cmd),
         }
     }
-}
 
-#[test]
-fn tokio_util_length_delimited_client() {
-    use bytes::{Bytes, BytesMut};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
-
-    let server = Server::start(&[]);
-    let addr = server.addr;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let frames: Vec<Vec<u8>> = (0..300).map(|i| vec![i as u8; (i * 37) % 5000]).collect();
-    let got = rt.block_on(async {
-        tokio::time::timeout(TIMEOUT, async {
-            let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
-            let mut codec = LengthDelimitedCodec::new();
-            let mut out = BytesMut::new();
-            for f in &frames {
-                codec.encode(Bytes::from(f.clone()), &mut out).unwrap();
-            }
-            stream.write_all(&out).await.unwrap();
-            stream.shutdown().await.unwrap();
-            let mut buf = BytesMut::new();
-            let mut got = Vec::new();
-            loop {
-                while let Some(frame) = codec.decode(&mut buf).unwrap() {
-                    got.push(frame.to_vec());
-                }
-                if stream.read_buf(&mut buf).await.unwrap() == 0 {
-                    assert!(codec.decode_eof(&mut buf).unwrap().is_none());
-                    break;
-                }
-            }
-            got
-        })
-        .await
-        .expect("tokio client timed out")
-    });
-    assert_eq!(got, frames);
-}
-
-#[test]
-fn half_close_still_gets_every_echo() {
-    let server = Server::start(&[]);
-    let s = server.connect();
-    let mut w = FrameWriter::new(&s);
-    for i in 0..2000u32 {
-        w.write_frame(i.to_be_bytes()).unwrap();
+    fn addr(&self) -> String {
+        self.server.addr.to_string()
     }
-    w.flush().unwrap();
-    s.shutdown(Shutdown::Write).unwrap();
-    let got: Vec<u32> = FrameReader::new(&s)
-        .map(|f| u32::from_be_bytes(f.unwrap()[..].try_into().unwrap()))
+}
+
+fn send(path: &Path, addr: &str) -> Output {
+    let mut cmd = Command::new(example("file_transfer"));
+    cmd.args(["send", path.to_str().unwrap(), "--addr", addr]);
+    run_with_timeout(cmd, b"")
+}
+
+/// Names in `dir`, sorted.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(got, (0..2000).collect::<Vec<_>>());
+    names.sort();
+    names
 }
 
-#[test]
-fn pipelined_client_that_reads_late_does_not_deadlock() {
-    let server = Server::start(&[]);
-    let s = server.connect();
-    let n = 30_000u32;
-    let payload = [7u8; 200];
-    let mut w = FrameWriter::new(&s);
-    for _ in 0..n {
-        w.write_frame(payload).unwrap(); // 6 MB written before reading anything
-    }
-    w.flush().unwrap();
-    let mut r = FrameReader::new(&s);
-    for i in 0..n {
-        let f = r
-            .read_frame()
-            .unwrap()
-            .unwrap_or_else(|| panic!("eof at {i}"));
-        assert_eq!(&f[..], &payload[..]);
-    }
+/// The `!Q` codec of file_transfer's protocol.
+fn ft_codec() -> Codec {
+    Codec::new("!Q".parse().unwrap())
 }
 
-#[test]
-fn hostile_peers_hurt_only_themselves() {
-    let server = Server::start(&["--header", "i", "--max-frame", "1000"]);
-    let codec = Codec::new("i".parse::<HeaderFormat>().unwrap());
-    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
-        (
-            "oversize",
-            1001i32.to_ne_bytes().to_vec(),
-            "exceeds the maximum",
-        ),
-        (
-            "negative",
-            (-5i32).to_ne_bytes().to_vec(),
-            "negative frame length -5",
-        ),
-        (
-            "garbage",
-            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
-            "exceeds the maximum",
-        ),
-        (
-            "eof mid-header",
-            vec![1, 0],
-            "inside a frame header: got 2 of 4",
-        ),
-        (
-            "eof mid-payload",
-            [10i32.to_ne_bytes().as_slice(), b"abc"].concat(),
-            "got 3 of 10",
-        ),
-    ];
-    for (name, bytes, message) in cases {
-        let s = server.connect();
-        let peer = s.local_addr().unwrap().to_string();
-        (&s).write_all(&bytes).unwrap();
-        s.shutdown(Shutdown::Write).unwrap();
-        let text = server.wait_stderr(&peer);
-        let line = text.lines().find(|l| l.contains(&peer)).unwrap();
-        assert!(line.contains(message), "{name}: {line}");
-        server.assert_serves_with(codec);
-    }
-    // Reset in the middle of a frame: unread echo data makes close() send RST.
-    let s = server.connect();
-    let peer = s.local_addr().unwrap().to_string();
-    let mut wire = Vec::new();
-    codec.encode_to_vec(b"echo me", &mut wire).unwrap();
-    wire.extend_from_slice(&100i32.to_ne_bytes());
-    wire.extend_from_slice(b"partial");
-    (&s).write_all(&wire).unwrap();
-    thread::sleep(Duration::from_millis(100));
-    drop(s);
-    server.wait_stderr(&peer);
-    server.assert_serves_with(codec);
-    // Half a header, then a stall: the others are still served meanwhile.
-    let stalled = server.connect();
-    (&stalled).write_all(&[1, 0]).unwrap();
-    server.assert_serves_with(codec);
-    drop(stalled);
+/// Sends a metadata frame declaring `name` and `size`; returns the answer.
+fn declare(s: &TcpStream, name: &str, size: u64) -> String {
+    s.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let mut framed = ft_codec().new_framed(s);
+    framed
+        .send([&size.to_be_bytes()[..], name.as_bytes()].concat())
+        .unwrap();
+    let answer = framed.recv().unwrap().expect("an answer");
+    String::from_utf8(answer.to_vec()).unwrap()
 }
 
-impl Server {
-    fn assert_serves_with(&self, codec: Codec) {
-        let s = self.connect();
-        let mut w = codec.new_write(&s);
-        w.write_frame(b"still here?").unwrap();
-        w.flush().unwrap();
-        let mut r = codec.new_read(&s);
-        assert_eq!(
-            r.read_frame().unwrap().as_deref(),
-            Some(&b"still here?"[..])
-        );
-        assert!(self.is_running());
-    }
-}
-
-#[test]
-fn idle_timeout_closes_stalled_peer() {
-    let server = Server::start(&["--idle-timeout", "0.3"]);
-    let s = server.connect();
-    let peer = s.local_addr().unwrap().to_string();
-    (&s).write_all(&[0, 0]).unwrap();
-    let line = server.wait_stderr(&peer);
-    assert!(line.contains("stalled mid-frame"), "{line}");
-    let mut buf = [0u8; 1];
-    assert_eq!(
-        (&s).read(&mut buf).unwrap_or(0),
-        0,
-        "stalled peer is closed"
-    );
-    server.assert_serves();
-}
-
-/// Soft limit on open files, from /proc (Linux); None elsewhere.
-fn open_file_limit() -> Option<usize> {
-    let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
-    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
-    line.split_whitespace().nth(3)?.parse().ok()
-}
-
-#[test]
-fn thousand_concurrent_clients() {
-    let mut n = 1000;
-    if let Some(limit) = open_file_limit() {
-        // The server needs two descriptors per connection, this test one.
-        let fit = limit.saturating_sub(64) / 2;
-        if fit < n {
-            eprintln!("open-file limit {limit}: testing {fit} concurrent clients, not {n}");
-            n = fit;
-        }
-    }
-    let server = Server::start(&[]);
-    let clients: Vec<TcpStream> = (0..n).map(|_| server.connect()).collect();
-    for (i, s) in clients.iter().enumerate() {
-        let mut w = FrameWriter::new(s);
-        w.write_frame(format!("client {i}").as_bytes()).unwrap();
-        w.flush().unwrap();
-    }
-    for (i, s) in clients.iter().enumerate() {
-        let mut r = FrameReader::new(s);
-        let f = r.read_frame().unwrap().unwrap();
-        assert_eq!(f, format!("client {i}").as_bytes());
-    }
-    server.assert_serves();
-}
-
-#[test]
-fn restart_on_same_port_right_away() {
-    let first = Server::start(&[]);
-    let addr = first.addr.to_string();
-    // Leave a connection behind so the port has TIME_WAIT state.
-    first.assert_serves();
-    drop(first);
-    let second = Server::start_raw(&["--addr", &addr]);
-    assert_eq!(second.addr.to_string(), addr);
-    second.assert_serves();
-}
-
-#[test]
-fn udp_echo_on_same_port() {
-    let server = Server::start(&[]);
-    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut buf = vec![0u8; 70_000];
-    for size in [0usize, 1, 1400, 65_507] {
-        let payload: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
-        sock.send_to(&payload, server.addr).unwrap();
-        let (n, from) = sock.recv_from(&mut buf).expect("udp echo");
-        assert_eq!(from, server.addr);
-        assert_eq!(&buf[..n], &payload[..], "size {size}");
-    }
-}
-
-/// Resident memory of a process, from /proc (Linux).
-fn rss_bytes(pid: u32) -> Option<u64> {
+/// Peak resident memory of a process (VmHWM), in bytes.
+fn peak_rss(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
 }
 
-/// Open file descriptors of a process, from /proc (Linux).
-fn fd_count(pid: u32) -> Option<usize> {
-    Some(std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count())
-}
-
 #[test]
-fn thousand_stalled_max_headers_keep_rss_bounded() {
-    let mut n = 1000;
-    if let Some(limit) = open_file_limit() {
-        n = n.min(limit.saturating_sub(64) / 2);
-    }
-    let server = Server::start(&[]);
-    let pid = server.child.id();
-    let mut hostile = Vec::new();
-    for _ in 0..n {
-        let s = server.connect();
-        // Declares the maximum (8 MiB), sends 10 bytes of it, then stalls.
-        (&s).write_all(&[0, 0x80, 0, 0]).unwrap();
-        (&s).write_all(&[7; 10]).unwrap();
-        hostile.push(s);
-    }
-    server.assert_serves();
-    thread::sleep(Duration::from_millis(300));
-    server.assert_serves();
-    if let Some(rss) = rss_bytes(pid) {
-        eprintln!(
-            "echo_server RSS with {n} stalled max-size headers: {} MB",
-            rss / 1_000_000
-        );
-        assert!(rss < 200_000_000, "RSS {rss}");
-    }
-    drop(hostile);
-}
-
-#[test]
-fn connections_over_the_limit_are_refused_politely() {
-    let server = Server::start(&["--max-conns", "2"]);
-    let a = server.connect();
-    let b = server.connect();
-    for s in [&a, &b] {
-        let mut w = FrameWriter::new(s);
-        w.write_frame(b"x").unwrap();
-        w.flush().unwrap();
-        assert_eq!(
-            FrameReader::new(s).read_frame().unwrap().as_deref(),
-            Some(&b"x"[..])
-        );
-    }
-    let c = server.connect();
-    let peer = c.local_addr().unwrap().to_string();
-    let mut buf = [0u8; 1];
-    assert_eq!(
-        (&c).read(&mut buf).unwrap_or(0),
-        0,
-        "refused connection is closed"
-    );
-    let text = server.wait_stderr(&peer);
-    assert!(text.contains("refused"), "{text}");
-    drop((a, b));
-}
-
-/// Bounded soak of echo_server on loopback: well-behaved clients (burst,
-/// pipelined, interactive-sized), hostile clients (oversize, negative,
-/// garbage, reset mid-frame, stall) and reconnect churn, for SOAK_SECS
-/// seconds (default 60). Run with
-/// `cargo test --release --test examples -- --ignored soak --nocapture`.
-#[test]
-#[ignore = "soak: runs for SOAK_SECS (default 60) seconds"]
-fn soak() {
-    let secs: u64 = std::env::var("SOAK_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(60);
-    let server = Server::start(&["--header", "i", "--idle-timeout", "2"]);
-    let pid = server.child.id();
-    let codec = Codec::new("i".parse::<HeaderFormat>().unwrap());
-    thread::sleep(Duration::from_millis(200));
-    let fd_base = fd_count(pid).unwrap_or(0);
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    let addr = server.addr;
-    let good_frames = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let hostile_conns = Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let mut workers = Vec::new();
-    for kind in 0..6u32 {
-        let (good, bad) = (Arc::clone(&good_frames), Arc::clone(&hostile_conns));
-        workers.push(thread::spawn(move || {
-            let mut round = 0u32;
-            while Instant::now() < deadline {
-                round += 1;
-                let s = TcpStream::connect_timeout(&addr, TIMEOUT).expect("connect");
-                s.set_read_timeout(Some(TIMEOUT)).unwrap();
-                match kind {
-                    // Well-behaved: burst, pipelined, interactive-sized.
-                    0..=2 => {
-                        let (count, size) = [(2000, 16), (200, 20_000), (20, 300)][kind as usize];
-                        let mut w = codec.new_write(&s);
-                        let mut r = codec.new_read(s.try_clone().unwrap());
-                        let payload = move |i: usize| vec![(i as u32 ^ round) as u8; size];
-                        if kind == 2 {
-                            for i in 0..count {
-                                w.write_frame(payload(i)).unwrap();
-                                w.flush().unwrap();
-                                assert_eq!(r.read_frame().unwrap().unwrap(), payload(i));
-                            }
-                        } else {
-                            let reader = thread::spawn(move || {
-                                for i in 0..count {
-                                    assert_eq!(r.read_frame().unwrap().unwrap(), payload(i));
-                                }
-                            });
-                            for i in 0..count {
-                                w.write_frame(payload(i)).unwrap();
-                            }
-                            w.flush().unwrap();
-                            reader.join().expect("echoes intact");
-                        }
-                        good.fetch_add(count as u64, Ordering::Relaxed);
-                    }
-                    // Hostile: oversize / negative / garbage, then EOF.
-                    3 => {
-                        let bytes: [&[u8]; 3] = [
-                            &i32::MAX.to_ne_bytes(),
-                            &(-7i32).to_ne_bytes(),
-                            b"\xde\xad\xbe\xefjunk",
-                        ];
-                        let _ = (&s).write_all(bytes[round as usize % 3]);
-                        let _ = (&s).read(&mut [0u8; 16]);
-                        bad.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Hostile: reset mid-frame (unread echo data + close = RST).
-                    4 => {
-                        let mut wire = Vec::new();
-                        codec.encode_to_vec(b"echo", &mut wire).unwrap();
-                        wire.extend_from_slice(&100i32.to_ne_bytes());
-                        let _ = (&s).write_all(&wire);
-                        thread::sleep(Duration::from_millis(5));
-                        bad.fetch_add(1, Ordering::Relaxed);
-                    }
-                    // Hostile: stall mid-header until the idle timeout.
-                    _ => {
-                        let _ = (&s).write_all(&[1, 0]);
-                        let _ = (&s).read(&mut [0u8; 1]); // closed by the server
-                        bad.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            }
-        }));
-    }
-    let mut rss_samples = Vec::new();
-    while Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(500));
-        if let Some(rss) = rss_bytes(pid) {
-            rss_samples.push(rss);
-        }
-    }
-    for w in workers {
-        w.join().expect("a well-behaved client saw a bad echo");
-    }
-    assert!(server.is_running(), "server died");
-    server.assert_serves_with(codec);
-    // Let the server close what the clients left behind.
-    let mut fds = usize::MAX;
-    for _ in 0..50 {
-        fds = fd_count(pid).unwrap_or(0);
-        if fds <= fd_base {
-            break;
-        }
-        thread::sleep(Duration::from_millis(100));
-    }
-    let plateau = rss_samples.get(rss_samples.len() / 2).copied().unwrap_or(0);
-    let end = rss_bytes(pid).unwrap_or(0);
-    println!(
-        "soak {secs}s: {} good frames echoed intact, {} hostile connections, 0 server crashes, \
-         rss plateau {} KB end {} KB, fds {fds} (baseline {fd_base})",
-        good_frames.load(Ordering::Relaxed),
-        hostile_conns.load(Ordering::Relaxed),
-        plateau / 1024,
-        end / 1024
-    );
-    assert!(
-        end as f64 <= plateau as f64 * 1.10 + 1_000_000.0,
-        "rss grew: {plateau} -> {end}"
-    );
-    assert!(
-        fds <= fd_base,
-        "file descriptors leaked: {fd_base} -> {fds}"
-    );
-}
-
-/// Starts `file_transfer recv DIR --once` on port 0; returns it and its port.
-fn start_receiver(dir: &std::path::Path) -> (Child, u16) {
-    let mut child = Command::new(example("file_transfer"))
-        .args([
-            "recv",
-            dir.to_str().unwrap(),
-            "--addr",
-            "127.0.0.1:0",
-            "--once",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let port = line
-        .trim()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse()
-        .expect("listening line");
-    (child, port)
-}
-
-fn wait_child(mut child: Child) -> std::process::ExitStatus {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("receiver did not exit");
-        }
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("lenframe-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-#[test]
-fn file_transfer_moves_a_file_intact() {
-    let src_dir = temp_dir("ft-src");
-    let dst_dir = temp_dir("ft-dst");
-    let content: Vec<u8> = (0..3_000_000u32)
+fn file_transfer_moves_a_file_intact_in_constant_memory() {
+    let scratch = Scratch::new("intact");
+    let content: Vec<u8> = (0..48_000_000u32)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    let src = src_dir.join("data.bin");
+    let src = scratch.0.join("data.bin");
     std::fs::write(&src, &content).unwrap();
-    let (receiver, port) = start_receiver(&dst_dir);
-    let mut cmd = Command::new(example("file_transfer"));
-    cmd.args([
-        "send",
-        src.to_str().unwrap(),
-        "--addr",
-        &format!("127.0.0.1:{port}"),
-    ]);
-    let out = run_with_timeout(cmd, b"");
+    let inbox = scratch.0.join("inbox").join("today"); // created by the receiver
+    let receiver = Receiver::start(&inbox, &[]);
+    let out = send(&src, &receiver.addr());
+    assert!(out.status.success(), "{}", stderr_of(&out));
     assert!(
-        out.status.success(),
+        stdout_of(&out).starts_with("sent data.bin: 48000000 bytes in "),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        stdout_of(&out)
     );
-    assert!(wait_child(receiver).success());
-    assert_eq!(std::fs::read(dst_dir.join("data.bin")).unwrap(), content);
-    let _ = std::fs::remove_dir_all(&src_dir);
-    let _ = std::fs::remove_dir_all(&dst_dir);
+    let target = inbox.join("data.bin");
+    let line = receiver.server.line_with("saved");
+    assert!(
+        line.ends_with(&format!(": saved {} (48000000 bytes)", target.display())),
+        "{line}"
+    );
+    assert!(
+        std::fs::read(&target).unwrap() == content,
+        "content differs"
+    );
+    assert_eq!(listing(&inbox), ["data.bin"]);
+    if let Some(peak) = peak_rss(receiver.server.child.id()) {
+        assert!(
+            peak < 16_000_000,
+            "the receiver held {peak} bytes for a 48 MB file"
+        );
+    }
 }
 
 #[test]
-fn file_transfer_refuses_path_traversal() {
-    let root = temp_dir("ft-trav");
-    let dst_dir = root.join("inbox");
-    std::fs::create_dir_all(&dst_dir).unwrap();
-    for evil in ["../escaped.txt", "/tmp/absolute.txt", "a/b.txt", "..", ""] {
-        let (receiver, port) = start_receiver(&dst_dir);
-        let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        s.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let codec = Codec::new("!Q".parse().unwrap());
-        let mut w = codec.new_write(&s);
-        let mut meta = 5u64.to_be_bytes().to_vec();
-        meta.extend_from_slice(evil.as_bytes());
-        w.write_frame(&meta).unwrap();
-        w.write_frame(b"pwned").unwrap();
-        w.flush().unwrap();
-        let answer = codec.new_read(&s).read_frame().unwrap().unwrap();
-        assert!(
-            answer.starts_with(b"error: refusing file name"),
-            "{evil:?}: {answer:?}"
+fn file_transfer_refuses_names_that_leave_its_directory() {
+    let scratch = Scratch::new("names");
+    let inbox = scratch.0.join("inbox");
+    let receiver = Receiver::start(&inbox, &[]);
+    for evil in [
+        "../escaped.txt",
+        "/tmp/absolute.txt",
+        "a/b.txt",
+        "..",
+        ".",
+        "",
+        "a\\b.txt",
+    ] {
+        let s = TcpStream::connect(receiver.addr()).unwrap();
+        let answer = declare(&s, evil, 5);
+        assert_eq!(
+            answer,
+            format!("error: refusing file name {evil:?}: not a plain file name")
         );
-        assert!(!wait_child(receiver).success(), "{evil:?}");
     }
-    assert!(!root.join("escaped.txt").exists());
-    assert!(!std::path::Path::new("/tmp/absolute.txt").exists());
-    let left: Vec<_> = std::fs::read_dir(&dst_dir).unwrap().collect();
-    assert!(left.is_empty(), "receiver wrote {left:?}");
-    let _ = std::fs::remove_dir_all(&root);
+    assert!(!scratch.0.join("escaped.txt").exists());
+    assert!(!Path::new("/tmp/absolute.txt").exists());
+    assert!(listing(&inbox).is_empty(), "{:?}", listing(&inbox));
+}
+
+#[test]
+fn file_transfer_never_replaces_a_file() {
+    let scratch = Scratch::new("exists");
+    let src = scratch.0.join("notes.txt");
+    std::fs::write(&src, b"new version").unwrap();
+    let inbox = scratch.0.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let target = inbox.join("notes.txt");
+    std::fs::write(&target, b"old version").unwrap();
+    let receiver = Receiver::start(&inbox, &[]);
+    let out = send(&src, &receiver.addr());
+    assert_eq!(out.status.code(), Some(1));
+    let refusal = format!("refusing notes.txt: {} already exists", target.display());
+    assert_eq!(
+        stderr_of(&out),
+        format!("file_transfer: the receiver says: error: {refusal}\n")
+    );
+    assert!(receiver.server.stderr_line("refusing").ends_with(&refusal));
+    assert_eq!(std::fs::read(&target).unwrap(), b"old version");
+    assert_eq!(listing(&inbox), ["notes.txt"]);
+}
+
+#[test]
+fn file_transfer_refuses_a_file_over_max_size_before_it_is_sent() {
+    let scratch = Scratch::new("oversize");
+    let inbox = scratch.0.join("inbox");
+    let receiver = Receiver::start(&inbox, &["--max-size", "1000"]);
+    let src = scratch.0.join("big.bin");
+    std::fs::write(&src, vec![1u8; 5000]).unwrap();
+    let out = send(&src, &receiver.addr());
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        stderr_of(&out),
+        "file_transfer: the receiver says: error: refusing big.bin: 5000 bytes is over \
+         --max-size 1000\n"
+    );
+    assert!(listing(&inbox).is_empty(), "{:?}", listing(&inbox));
+}
+
+#[test]
+fn file_transfer_cut_short_leaves_no_file_and_once_exits_1() {
+    let scratch = Scratch::new("cut");
+    let inbox = scratch.0.join("inbox");
+    let mut receiver = Receiver::start(&inbox, &["--once"]);
+    let s = TcpStream::connect(receiver.addr()).unwrap();
+    assert_eq!(declare(&s, "half.bin", 1000), "go");
+    // The content frame's header says 1000 bytes; 10 come, then the end.
+    let mut writer = ft_codec().new_write(&s);
+    writer
+        .write_frame_from(1000, &mut &[7u8; 10][..])
+        .unwrap_err();
+    s.shutdown(Shutdown::Write).unwrap();
+    let (status, _) = receiver.server.wait_exit();
+    assert_eq!(status.code(), Some(1));
+    let line = receiver.server.stderr_line("half.bin");
+    assert!(line.contains("receiving half.bin: "), "{line}");
+    assert!(listing(&inbox).is_empty(), "{:?}", listing(&inbox));
+}
+
+#[test]
+fn file_transfer_once_exits_0_after_one_file() {
+    let scratch = Scratch::new("once");
+    let src = scratch.0.join("one.txt");
+    std::fs::write(&src, b"just one").unwrap();
+    let inbox = scratch.0.join("inbox");
+    let mut receiver = Receiver::start(&inbox, &["--once"]);
+    let out = send(&src, &receiver.addr());
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let (status, _) = receiver.server.wait_exit();
+    assert!(status.success());
+    assert_eq!(std::fs::read(inbox.join("one.txt")).unwrap(), b"just one");
 }

@@ -378,16 +378,6 @@ impl LoggedServer {
         s
     }
 
-    /// Sends SIGINT as a user's `kill -INT` does (no unsafe code here).
-    pub fn interrupt(&self) {
-        let ok = std::process::Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
-            .status()
-            .expect("run kill")
-            .success();
-        assert!(ok, "kill -INT failed");
-    }
-
     /// Waits for the exit; returns the status and how long it took.
     pub fn wait_exit(&mut self) -> (std::process::ExitStatus, std::time::Duration) {
         let start = std::time::Instant::now();
@@ -437,4 +427,167 @@ pub fn run_with_timeout(mut cmd: std::process::Command, stdin: &[u8]) -> std::pr
             panic!("process timed out");
         }
     }
+}
+
+/// Raises this process's soft limit on open files to at least `want` (up
+/// to the hard limit); false, saying why on stderr, if the hard limit is
+/// lower.
+pub fn room_for_files(want: u64) -> bool {
+    let have = rlimit::increase_nofile_limit(want).unwrap_or(0);
+    if have < want {
+        eprintln!(
+            "SKIPPED: the open-file limit allows {have} descriptors, {want} needed \
+             (raise the hard limit: ulimit -Hn)"
+        );
+    }
+    have >= want
+}
+
+/// Opens `n` connections to `addr`, each sending one 16-byte `!I` frame;
+/// checks every echo and returns the connections, all still open.
+///
+/// They are opened 100 at a time, each batch echoed before the next: a
+/// listener made by std's `TcpListener::bind` has a backlog of 128
+/// connections waiting for `accept`, and a connection over it waits for
+/// its SYN to be sent again (after 1 s, then 3 s, ...).
+pub fn many_echoing_connections(addr: std::net::SocketAddr, n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::Read;
+    let mut conns: Vec<std::net::TcpStream> = Vec::with_capacity(n);
+    for batch in (0..n).collect::<Vec<_>>().chunks(100) {
+        for &i in batch {
+            let c = std::net::TcpStream::connect_timeout(&addr, PROCESS_TIMEOUT)
+                .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            let mut wire = 16u32.to_be_bytes().to_vec();
+            wire.extend_from_slice(format!("connection {i:>5}").as_bytes());
+            (&c).write_all(&wire).unwrap();
+            conns.push(c);
+        }
+        for &i in batch {
+            let c = &conns[i];
+            c.set_read_timeout(Some(PROCESS_TIMEOUT)).unwrap();
+            let mut got = [0u8; 20];
+            (&*c)
+                .read_exact(&mut got)
+                .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+            assert_eq!(
+                &got[4..],
+                format!("connection {i:>5}").as_bytes(),
+                "connection {i}"
+            );
+        }
+    }
+    conns
+}
+
+/// The tutorials' peer: Python's `socket` and `struct`, frames sent stuck
+/// together (`sticky`: one `sendall`) or cut into 3-byte pieces (`split`),
+/// then each echo read with a `recv_exact` loop and compared. Prints
+/// `ok 5`.
+const PY_PEER: &str = r#"
+import socket, struct, sys
+fmt, port, mode = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+size = struct.calcsize(fmt)
+msgs = [b'jason', b'', b'kevin' * 50, 'toney 你好'.encode('utf-8'), bytes(range(256)) * 4]
+limit = 2 ** (8 * size - (1 if fmt[-1].islower() else 0)) - 1
+msgs = [m[:limit] for m in msgs]
+client = socket.socket()
+client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+client.settimeout(20)
+client.connect(('127.0.0.1', port))
+wire = b''.join(struct.pack(fmt, len(m)) + m for m in msgs)
+if mode == 'sticky':
+    client.sendall(wire)
+else:
+    for i in range(0, len(wire), 3):
+        client.sendall(wire[i:i + 3])
+def recv_exact(n):
+    data = b''
+    while len(data) < n:
+        chunk = client.recv(n - len(data))
+        if not chunk:
+            raise SystemExit('server closed early')
+        data += chunk
+    return data
+for m in msgs:
+    (n,) = struct.unpack(fmt, recv_exact(size))
+    got = recv_exact(n)
+    assert got == m, (got[:20], m[:20])
+client.close()
+print('ok', len(msgs))
+"#;
+
+/// Runs the Python tutorial-style peer, in both modes, against an echo
+/// server at `port` that reads headers in `format`; asserts `ok 5`. False,
+/// saying so, if python3 is missing.
+pub fn python_peer_is_echoed(port: u16, format: &str) -> bool {
+    let have = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        eprintln!("SKIPPED: python3 is not on PATH, so the Python peer cannot run");
+        return false;
+    }
+    for mode in ["sticky", "split"] {
+        let mut cmd = std::process::Command::new("python3");
+        cmd.args(["-c", PY_PEER, format, &port.to_string(), mode]);
+        let out = run_with_timeout(cmd, b"");
+        assert!(
+            out.status.success(),
+            "{format} {mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "ok 5",
+            "{format} {mode}"
+        );
+    }
+    true
+}
+
+/// A tokio-util `LengthDelimitedCodec` client (the default `!I` framing):
+/// writes `frames` in one go, half-closes, and returns every frame that
+/// came back before the server closed.
+pub fn length_delimited_client(addr: std::net::SocketAddr, frames: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    use bytes::{Bytes, BytesMut};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_util::codec::{Decoder, Encoder, LengthDelimitedCodec};
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        tokio::time::timeout(PROCESS_TIMEOUT, async {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            let (mut rx, mut tx) = stream.into_split();
+            let mut codec = LengthDelimitedCodec::new();
+            let mut out = BytesMut::new();
+            for f in frames {
+                codec.encode(Bytes::from(f.clone()), &mut out).unwrap();
+            }
+            // Written while the echoes are read: a blocking server stops
+            // reading when its echoes are not taken.
+            let writer = tokio::spawn(async move {
+                tx.write_all(&out).await.unwrap();
+                tx.shutdown().await.unwrap();
+            });
+            let mut buf = BytesMut::new();
+            let mut got = Vec::new();
+            loop {
+                while let Some(frame) = codec.decode(&mut buf).unwrap() {
+                    got.push(frame.to_vec());
+                }
+                if rx.read_buf(&mut buf).await.unwrap() == 0 {
+                    assert!(codec.decode_eof(&mut buf).unwrap().is_none());
+                    break;
+                }
+            }
+            writer.await.unwrap();
+            got
+        })
+        .await
+        .expect("the tokio-util client timed out")
+    })
 }
