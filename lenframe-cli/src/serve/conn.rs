@@ -123,8 +123,12 @@ pub struct Conn {
     /// Edge-triggered readiness: true until an operation would block.
     pub readable: bool,
     pub writable: bool,
-    /// The peer has closed its side.
+    /// The peer has closed its side (read to the end).
     eof: bool,
+    /// The poller says the peer has closed its side: what is left to read
+    /// is bounded by the socket's receive buffer, so it is read even when
+    /// `--max-memory` is reached, to find the end and free the memory.
+    pub hung_up: bool,
     pub paused: Paused,
     /// Frames and payload bytes whose echoes were written in full.
     pub frames: u64,
@@ -161,6 +165,7 @@ impl Conn {
             readable: true,
             writable: true,
             eof: false,
+            hung_up: false,
             paused: Paused::No,
             frames: 0,
             bytes: 0,
@@ -230,7 +235,7 @@ impl Conn {
             }
             self.paused = if self.pending() >= budget {
                 Paused::Budget
-            } else if !memory.has_room() {
+            } else if !memory.has_room() && !self.hung_up {
                 Paused::Memory
             } else {
                 Paused::No

@@ -144,9 +144,10 @@ impl Worker {
                 let i = event.token().0;
                 if let Some(Some(conn)) = self.conns.get_mut(i) {
                     conn.readable |= event.is_readable() || event.is_read_closed();
+                    conn.hung_up |= event.is_read_closed();
                     conn.writable |= event.is_writable() || event.is_write_closed();
                     if event.is_error() {
-                        (conn.readable, conn.writable) = (true, true);
+                        (conn.readable, conn.writable, conn.hung_up) = (true, true, true);
                     }
                     self.drive(i);
                 }
