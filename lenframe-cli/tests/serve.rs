@@ -1,61 +1,34 @@
-//! The event-loop `echo_server` example as a real process: its stdout lines,
-//! clean shutdown on SIGINT with echoes in flight, the byte-order hint for
-//! a Python `struct.pack('i')` peer, the per-connection budget against a
-//! client with small socket buffers, backpressure past it, a flood of
-//! connections under a low open-file limit, nonsensical flags.
+//! `lenframe serve` as a real process over loopback: its stdout lines,
+//! clean shutdown on SIGINT (echoes in flight delivered) and SIGTERM (an
+//! idle connection closed), a closed stdout, UDP echo, `--threads`,
+//! hostile peers that hurt only themselves, the byte-order hint for a
+//! Python `struct.pack('i')` peer, `--idle-timeout`, nonsensical flags.
 //!
-//! Every process started here is killed when its handle drops; every wait
-//! has a timeout.
-#![cfg(feature = "std")]
+//! Limits and backpressure are in tests/serve_limits.rs. Every process
+//! started here is killed when its handle drops; every wait has a timeout.
 
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::net::{Shutdown, TcpStream, UdpSocket};
+use std::process::Command;
 use std::sync::mpsc;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{example, LoggedServer, PROCESS_TIMEOUT as TIMEOUT};
-use lenframe::{Codec, FrameReader, FrameWriter};
-
-/// A running echo_server whose stdout lines and stderr are collected;
-/// killed on drop.
-type Server = LoggedServer;
-
-fn start(args: &[&str]) -> Server {
-    Server::start("echo_server", args)
-}
-
-/// A fresh client gets its echo (false if it was refused).
-fn serves(server: &Server) -> bool {
-    let s = server.connect();
-    let mut w = FrameWriter::new(&s);
-    let sent = w.write_frame(b"fresh").and_then(|()| w.flush());
-    let got = FrameReader::new(&s).read_frame();
-    sent.is_ok() && matches!(got, Ok(Some(f)) if f[..] == b"fresh"[..])
-}
-
-fn assert_serves(server: &Server) {
-    let s = server.connect();
-    let mut w = FrameWriter::new(&s);
-    w.write_frame(b"still here?").unwrap();
-    w.flush().unwrap();
-    assert_eq!(
-        FrameReader::new(&s).read_frame().unwrap().as_deref(),
-        Some(&b"still here?"[..])
-    );
-}
+use common::{expect_echo, frames, run, small_buffer_client, thread_count, usage_error, Server};
+use lenframe::{Codec, FrameReader, FrameWriter, HeaderFormat};
 
 #[test]
-fn connect_and_disconnect_lines() {
-    let server = start(&[]);
+fn connect_and_disconnect_lines_and_the_summary() {
+    let mut server = Server::start(&[]);
     let limits = server.line();
     assert!(
-        limits.starts_with("limits: max ") && limits.contains("connections, 8388608-byte frames"),
+        limits.starts_with("limits: max ")
+            && limits.contains(
+                " connections, 8388608-byte frames, 8388608-byte budget per connection, "
+            )
+            && limits.ends_with(" bytes in all"),
         "{limits}"
     );
     let s = server.connect();
@@ -86,25 +59,36 @@ fn connect_and_disconnect_lines() {
         format!("disconnected {peer}: 0 frames, 0 bytes echoed (error, see stderr)")
     );
     assert!(server.stderr_line(&peer).contains("exceeds the maximum"));
+    server.interrupt();
+    assert_eq!(
+        server.line(),
+        "shutdown: 2 connections served, 10 frames (160 bytes) echoed, 0 refused"
+    );
+    let (status, _) = server.wait_exit();
+    assert!(status.success(), "{status}");
 }
 
 #[test]
 fn closed_stdout_does_not_stop_the_server() {
-    let mut server = start(&[]);
+    let mut server = Server::start(&[]);
     // Close our end of its stdout: every later line meets a closed pipe.
     let (_, lines) = mpsc::channel();
     drop(std::mem::replace(&mut server.lines, lines));
     thread::sleep(Duration::from_millis(50));
     for _ in 0..20 {
-        assert_serves(&server);
+        let client = server.connect();
+        let wire = frames(4, 32);
+        (&client).write_all(&wire).unwrap();
+        expect_echo(&client, &wire);
     }
     server.interrupt();
     assert_eq!(server.wait_exit().0.code(), Some(0));
+    assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
 }
 
 #[test]
 fn sigint_delivers_echoes_in_flight_then_exits() {
-    let mut server = start(&[]);
+    let mut server = Server::start(&[]);
     // Small client buffers: most echoes are still in the server at the signal.
     let s = small_buffer_client(server.addr);
     let n = 250_000u32;
@@ -154,6 +138,185 @@ fn sigint_delivers_echoes_in_flight_then_exits() {
     );
 }
 
+#[test]
+fn sigterm_with_an_idle_connection_closes_it() {
+    let mut server = Server::start(&[]);
+    let client = server.connect();
+    server.line_starting("connected ");
+    server.terminate();
+    let mut buf = [0u8; 1];
+    assert_eq!((&client).read(&mut buf).unwrap(), 0, "closed by shutdown");
+    let (status, _) = server.wait_exit();
+    assert!(status.success(), "{status}");
+    assert!(server.line_starting("disconnected").ends_with("(shutdown)"));
+    assert!(server
+        .line()
+        .starts_with("shutdown: 1 connections served, 0 frames"));
+}
+
+#[test]
+fn udp_echo_on_the_same_port() {
+    let server = Server::start(&[]);
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut buf = vec![0u8; 70_000];
+    for size in [0usize, 1, 1400, 65_507] {
+        let payload: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        sock.send_to(&payload, server.addr).unwrap();
+        let (n, from) = sock.recv_from(&mut buf).expect("udp echo");
+        assert_eq!(from, server.addr);
+        assert_eq!(&buf[..n], &payload[..], "size {size}");
+    }
+}
+
+#[test]
+fn threads_sets_the_worker_count() {
+    // Threads: main (accepting, UDP, signals), the log writer, the workers.
+    for workers in [1usize, 3] {
+        let server = Server::start(&["--threads", &workers.to_string()]);
+        server.assert_serves();
+        if let Some(n) = thread_count(server.child.id()) {
+            assert_eq!(n, 2 + workers, "--threads {workers}");
+        }
+        // Many clients on few workers are all served.
+        let clients: Vec<TcpStream> = (0..20).map(|_| server.connect()).collect();
+        for (i, c) in clients.iter().enumerate() {
+            let wire = frames(3, 10 + i);
+            (&*c).write_all(&wire).unwrap();
+            expect_echo(c, &wire);
+        }
+    }
+}
+
+#[test]
+fn other_header_formats_are_echoed_in_kind() {
+    // The largest frame is what the header can say, if less than 8 MiB.
+    for (fmt, max) in [("i", 8388608), ("<H", 65535), (">Q", 8388608), ("b", 127)] {
+        let server = Server::start(&["--header", fmt]);
+        let limits = server.line();
+        assert!(
+            limits.contains(&format!(" {max}-byte frames")),
+            "{fmt}: {limits}"
+        );
+        let codec: Codec = fmt.parse::<HeaderFormat>().map(Codec::new).unwrap();
+        let s = server.connect();
+        let mut w = codec.new_write(&s);
+        let sizes = [0usize, 1, 100, 127];
+        for size in sizes {
+            w.write_frame(vec![size as u8; size]).unwrap();
+        }
+        w.flush().unwrap();
+        let mut r = codec.new_read(&s);
+        for size in sizes {
+            assert_eq!(
+                r.read_frame().unwrap().unwrap(),
+                vec![size as u8; size],
+                "{fmt}"
+            );
+        }
+    }
+}
+
+#[test]
+fn hostile_peers_hurt_only_themselves() {
+    let server = Server::start(&["--header", "i", "--max-frame", "1000"]);
+    let codec = Codec::new("i".parse::<HeaderFormat>().unwrap());
+    let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "oversize",
+            1001i32.to_ne_bytes().to_vec(),
+            "exceeds the maximum",
+        ),
+        (
+            "negative",
+            (-5i32).to_ne_bytes().to_vec(),
+            "negative frame length -5",
+        ),
+        (
+            "garbage",
+            b"GET / HTTP/1.1\r\n\r\n".to_vec(),
+            "exceeds the maximum",
+        ),
+        (
+            "eof mid-header",
+            vec![1, 0],
+            "inside a frame header: got 2 of 4",
+        ),
+        (
+            "eof mid-payload",
+            [10i32.to_ne_bytes().as_slice(), b"abc"].concat(),
+            "got 3 of 10",
+        ),
+    ];
+    for (name, bytes, message) in cases {
+        let s = server.connect();
+        let peer = s.local_addr().unwrap().to_string();
+        (&s).write_all(&bytes).unwrap();
+        s.shutdown(Shutdown::Write).unwrap();
+        let line = server.stderr_line(&peer);
+        assert!(line.contains(message), "{name}: {line}");
+        server.assert_serves_with(codec);
+    }
+    // Reset in the middle of a frame: unread echo data makes close() send RST.
+    let s = server.connect();
+    let peer = s.local_addr().unwrap().to_string();
+    let mut wire = Vec::new();
+    codec.encode_to_vec(b"echo me", &mut wire).unwrap();
+    wire.extend_from_slice(&100i32.to_ne_bytes());
+    wire.extend_from_slice(b"partial");
+    (&s).write_all(&wire).unwrap();
+    thread::sleep(Duration::from_millis(100));
+    drop(s);
+    server.stderr_line(&peer);
+    server.assert_serves_with(codec);
+    // Half a header, then a stall: the others are still served meanwhile.
+    let stalled = server.connect();
+    (&stalled).write_all(&[1, 0]).unwrap();
+    server.assert_serves_with(codec);
+    drop(stalled);
+    // One stderr line per bad peer, nothing else.
+    let stderr = server.stderr_with(&peer);
+    assert_eq!(stderr.lines().count(), 6, "{stderr}");
+}
+
+#[test]
+fn a_python_struct_pack_i_peer_gets_the_byte_order_hint() {
+    let server = Server::start(&[]);
+    let good = server.connect();
+    // A Python struct.pack('i', 5) header: little-endian, read as !I it
+    // is 83 886 080 bytes, over the 8 MiB limit.
+    let bad = server.connect();
+    (&bad).write_all(&5u32.to_le_bytes()).unwrap();
+    (&bad).write_all(b"hello").unwrap();
+    let mut buf = [0u8; 1];
+    assert!(
+        matches!((&bad).read(&mut buf), Ok(0) | Err(_)),
+        "bad peer is closed"
+    );
+    let line = server.line_starting("disconnected");
+    assert!(line.ends_with("(error, see stderr)"), "{line}");
+    let wire = frames(3, 100);
+    (&good).write_all(&wire).unwrap();
+    expect_echo(&good, &wire);
+    let stderr = server.stderr_with("--header i");
+    let bad_addr = bad.local_addr().unwrap();
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(lines[0].starts_with(&format!("{bad_addr}: ")), "{stderr}");
+    assert!(lines[0].contains("--header i"), "{stderr}");
+    assert!(lines[0].contains("struct.pack('i')"), "{stderr}");
+    // 9 MiB: too large, and 0x9000 little-endian is 36864: a hint is right.
+    let s = server.connect();
+    (&s).write_all(&[0, 0x90, 0, 0]).unwrap();
+    let line = server.stderr_line(&s.local_addr().unwrap().to_string());
+    assert!(line.contains("--header i"), "{line}");
+    // Too large both ways: no hint.
+    let s = server.connect();
+    (&s).write_all(&[1, 0, 0, 1]).unwrap();
+    let line = server.stderr_line(&s.local_addr().unwrap().to_string());
+    assert!(!line.contains("--header"), "{line}");
+}
+
 /// True if python3 runs; otherwise says why the test is skipped.
 fn have_python() -> bool {
     let ok = Command::new("python3")
@@ -180,15 +343,14 @@ except ConnectionResetError:
 "#;
 
 #[test]
-fn python_struct_pack_i_peer_gets_the_byte_order_hint() {
+fn a_real_python_peer_gets_the_hint() {
     if !have_python() {
         return;
     }
-    let server = start(&[]);
-    let out = Command::new("python3")
-        .args(["-c", PY_CLIENT, &server.addr.port().to_string()])
-        .output()
-        .expect("run python3");
+    let server = Server::start(&[]);
+    let mut cmd = Command::new("python3");
+    cmd.args(["-c", PY_CLIENT, &server.addr.port().to_string()]);
+    let out = common::run_with_timeout(cmd, b"");
     assert!(
         out.status.success(),
         "{}",
@@ -197,201 +359,88 @@ fn python_struct_pack_i_peer_gets_the_byte_order_hint() {
     let line = server.stderr_line("exceeds the maximum");
     assert!(line.contains("--header i"), "{line}");
     assert!(line.contains("struct.pack('i')"), "{line}");
-    // A well-formed `!I` header gets no hint.
-    let s = server.connect();
-    (&s).write_all(&[0, 0x90, 0, 0]).unwrap(); // 9 MiB: too large, and
-    let peer = s.local_addr().unwrap().to_string(); // 0x9000 little-endian
-    let line = server.stderr_line(&peer); // is 36864: a hint is right
-    assert!(line.contains("--header i"), "{line}");
-    let s = server.connect();
-    (&s).write_all(&[1, 0, 0, 1]).unwrap(); // too large both ways
-    let peer = s.local_addr().unwrap().to_string();
-    let line = server.stderr_line(&peer);
-    assert!(!line.contains("--header"), "{line}");
-}
-
-/// A client socket with 64 KiB send and receive buffers, so the kernel
-/// cannot hold the echoes for it.
-fn small_buffer_client(addr: SocketAddr) -> TcpStream {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    socket.set_recv_buffer_size(64 * 1024).unwrap();
-    socket.set_send_buffer_size(64 * 1024).unwrap();
-    socket.connect_timeout(&addr.into(), TIMEOUT).unwrap();
-    let s: TcpStream = socket.into();
-    s.set_read_timeout(Some(TIMEOUT)).unwrap();
-    s.set_write_timeout(Some(TIMEOUT)).unwrap();
-    s
 }
 
 #[test]
-fn budget_pipelined_before_reading_is_served_with_small_client_buffers() {
-    let server = start(&[]);
-    let codec = Codec::default();
-    for payload in [16_380usize, 12] {
-        let s = small_buffer_client(server.addr);
-        // Exactly 8 MiB (the default --conn-budget) of frames on the wire,
-        // all written before a single echo is read.
-        let frame_len = payload + 4;
-        let count = (8 << 20) / frame_len;
-        let mut wire = Vec::with_capacity(8 << 20);
-        for i in 0..count {
-            let mut p = vec![(i % 251) as u8; payload];
-            p[..4].copy_from_slice(&(i as u32).to_be_bytes());
-            codec.encode_to_vec(&p, &mut wire).unwrap();
-        }
-        (&s).write_all(&wire)
-            .expect("the server kept reading up to its budget");
-        s.shutdown(Shutdown::Write).unwrap();
-        let mut echoed = Vec::with_capacity(wire.len());
-        (&s).read_to_end(&mut echoed).unwrap();
-        assert!(echoed == wire, "{payload}-byte frames: echoes differ");
-    }
-}
-
-#[test]
-fn past_the_budget_the_server_stops_reading() {
-    let server = start(&["--conn-budget", "1M"]);
-    let pid = server.child.id();
-    let s = small_buffer_client(server.addr);
-    let frame = {
-        let mut wire = Vec::new();
-        Codec::default()
-            .encode_to_vec(vec![0x5A; 65_532], &mut wire)
-            .unwrap();
-        wire
-    };
-    let total_frames = 2048; // 128 MiB
-    let written = Arc::new(AtomicU64::new(0));
-    let writer = {
-        let (s, frame, written) = (s.try_clone().unwrap(), frame.clone(), Arc::clone(&written));
-        thread::spawn(move || {
-            s.set_write_timeout(Some(Duration::from_secs(120))).unwrap();
-            for _ in 0..total_frames {
-                (&s).write_all(&frame).unwrap();
-                written.fetch_add(frame.len() as u64, Ordering::SeqCst);
-            }
-        })
-    };
-    // Wait until the writer stops making progress: blocked by TCP flow
-    // control because the server stopped reading.
-    let mut last = u64::MAX;
-    loop {
-        thread::sleep(Duration::from_millis(500));
-        let now = written.load(Ordering::SeqCst);
-        if now == last {
-            break;
-        }
-        assert!(
-            !writer.is_finished(),
-            "the writer finished: no backpressure"
-        );
-        last = now;
-    }
-    assert!(last < 64 << 20, "{last} bytes accepted without reading");
-    if let Some(rss) = rss_bytes(pid) {
-        assert!(rss < 64 << 20, "server RSS {rss} while paused");
-    }
-    // Reading resumes the flow: every echo arrives.
-    let mut r = FrameReader::new(&s);
-    for i in 0..total_frames {
-        let f = r
-            .read_frame()
-            .unwrap()
-            .unwrap_or_else(|| panic!("EOF at {i}"));
-        assert!(
-            f.len() == 65_532 && f.iter().all(|&b| b == 0x5A),
-            "frame {i}"
-        );
-    }
-    writer.join().unwrap();
-}
-
-/// Resident memory of a process, from /proc (Linux).
-fn rss_bytes(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-}
-
-#[test]
-fn flood_under_a_low_open_file_limit_is_refused_not_fatal() {
-    let exe = example("echo_server");
-    let mut cmd = Command::new("sh");
-    cmd.arg("-c")
-        .arg(r#"ulimit -n 256 && exec "$0" --addr 127.0.0.1:0 --max-conns 100000"#)
-        .arg(&exe);
-    let mut server = Server::spawn(cmd);
-    let limits = server.line();
-    assert!(limits.contains("max 100000 connections"), "{limits}");
-    // 600 connections at once: more than 256 descriptors allow.
-    let mut flood = Vec::new();
-    for i in 0..600u32 {
-        let s = server.connect();
-        let _ = send_one(&s, i);
-        flood.push(s);
-    }
-    let line = server.stderr_line("refused: out of file descriptors");
-    assert!(line.starts_with("127.0.0.1:"), "{line}");
-    assert!(
-        server.child.try_wait().unwrap().is_none(),
-        "the server died"
+fn idle_timeout_closes_a_peer_stalled_mid_frame() {
+    let server = Server::start(&["--idle-timeout", "0.3"]);
+    let stalled = server.connect();
+    let peer = stalled.local_addr().unwrap().to_string();
+    (&stalled).write_all(&[0, 0]).unwrap();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        (&stalled).read(&mut buf).unwrap_or(0),
+        0,
+        "stalled peer is closed"
     );
-    // The connections that were taken are served.
-    let mut served = 0;
-    for (i, s) in flood.iter().enumerate() {
-        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        if let Ok(Some(f)) = FrameReader::new(s).read_frame() {
-            assert_eq!(f[..], (i as u32).to_be_bytes());
-            served += 1;
-        }
-    }
-    assert!(served > 100, "only {served} of the flood served");
-    drop(flood);
-    // Once the server has seen the flood go, a fresh client is served.
-    let deadline = Instant::now() + TIMEOUT;
-    while !serves(&server) {
-        assert!(
-            Instant::now() < deadline,
-            "no fresh client served after the flood"
-        );
-        thread::sleep(Duration::from_millis(100));
-    }
-    server.interrupt();
-    assert_eq!(server.wait_exit().0.code(), Some(0));
-    let summary = server.line_with("shutdown:");
-    let refused: u64 = summary
-        .rsplit(", ")
-        .next()
-        .and_then(|s| s.strip_suffix(" refused"))
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("{summary}"));
-    assert!(refused > 0, "{summary}");
+    assert_eq!(
+        server.line_starting("disconnected"),
+        format!("disconnected {peer}: 0 frames, 0 bytes echoed (idle timeout)")
+    );
+    let line = server.stderr_line(&peer);
+    assert!(
+        line.contains("stalled mid-frame for 0.3s, closing"),
+        "{line}"
+    );
+    // A quiet peer between frames is not stalled: it stays.
+    let quiet = server.connect();
+    thread::sleep(Duration::from_millis(800));
+    let wire = frames(2, 5);
+    (&quiet).write_all(&wire).unwrap();
+    expect_echo(&quiet, &wire);
+    server.assert_serves();
 }
 
-/// Writes one 4-byte frame and flushes.
-fn send_one(s: &TcpStream, i: u32) -> lenframe::Result<()> {
-    let mut w = FrameWriter::new(s);
-    w.write_frame(i.to_be_bytes())?;
-    w.flush()
+#[test]
+fn restart_on_the_same_port_right_away() {
+    let first = Server::start(&[]);
+    let addr = first.addr.to_string();
+    // Leave a connection behind so the port has TIME_WAIT state.
+    first.assert_serves();
+    drop(first);
+    let mut cmd = common::lenframe();
+    cmd.args(["serve", "--addr", &addr]);
+    let second = Server::spawn(cmd);
+    assert_eq!(second.addr.to_string(), addr);
+    second.assert_serves();
+}
+
+#[test]
+fn an_address_in_use_fails_with_one_line() {
+    let first = Server::start(&[]);
+    let addr = first.addr.to_string();
+    let out = run(&["serve", "--addr", &addr]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with(&format!("lenframe serve: cannot listen on {addr}: ")),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
 }
 
 #[test]
 fn nonsensical_flags_exit_2_with_one_line() {
     for args in [
         &["--max-conns", "0"][..],
-        &["--conn-budget", "0"][..],
-        &["--max-memory", "0"][..],
-        &["--max-memory", "lots"][..],
+        &["--conn-budget", "0"],
+        &["--max-memory", "0"],
+        &["--max-memory", "lots"],
+        &["--max-frame", "8X"],
+        &["--bogus"],
+        &["--idle-timeout", "-1"],
+        &["--idle-timeout", "0"],
+        &["--idle-timeout", "1e300"],
+        &["--threads", "0"],
+        &["--header", "!x"],
+        &["--addr"],
+        &["extra"],
     ] {
-        let out = Command::new(example("echo_server"))
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
-        assert!(out.stdout.is_empty(), "{args:?}");
+        let mut all = vec!["serve"];
+        all.extend_from_slice(args);
+        let line = usage_error(&run(&all), &format!("{args:?}"));
+        assert!(line.starts_with("lenframe: "), "{args:?}: {line}");
+        assert!(line.ends_with(" (try --help)"), "{args:?}: {line}");
     }
 }

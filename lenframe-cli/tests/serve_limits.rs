@@ -1,0 +1,334 @@
+//! `lenframe serve`'s limits as a real process over loopback: the
+//! per-connection budget (served in full through small client buffers,
+//! not read past it), `--max-memory` (reading pauses until memory frees),
+//! `--max-conns` and the open-file limit (refused politely, counted, never
+//! fatal), a thousand stalled max-size headers (RSS stays bounded), and
+//! 10 000 connections open at once (no more memory than the six-line
+//! tokio-util server).
+//!
+//! Every process started here is killed when its handle drops; every wait
+//! has a timeout.
+
+mod common;
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::Command;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{
+    expect_echo, frames, open_file_limit, reference_server, rss_bytes, small_buffer_client,
+    sysctl_max, Server, TIMEOUT,
+};
+use lenframe::{Codec, FrameReader, FrameWriter};
+
+#[test]
+fn the_budget_pipelined_before_reading_is_served_with_small_client_buffers() {
+    let server = Server::start(&[]);
+    let codec = Codec::default();
+    for payload in [16_380usize, 12] {
+        let s = small_buffer_client(server.addr);
+        // Exactly 8 MiB (the default --conn-budget) of frames on the wire,
+        // all written before a single echo is read.
+        let frame_len = payload + 4;
+        let count = (8 << 20) / frame_len;
+        let mut wire = Vec::with_capacity(8 << 20);
+        for i in 0..count {
+            let mut p = vec![(i % 251) as u8; payload];
+            p[..4].copy_from_slice(&(i as u32).to_be_bytes());
+            codec.encode_to_vec(&p, &mut wire).unwrap();
+        }
+        (&s).write_all(&wire)
+            .expect("the server kept reading up to its budget");
+        s.shutdown(std::net::Shutdown::Write).unwrap();
+        let mut echoed = Vec::with_capacity(wire.len());
+        (&s).read_to_end(&mut echoed).unwrap();
+        assert!(echoed == wire, "{payload}-byte frames: echoes differ");
+    }
+}
+
+#[test]
+fn past_its_budget_a_connection_is_not_read_until_the_client_reads() {
+    let budget = 1 << 20;
+    let server = Server::start(&["--conn-budget", "1M"]);
+    let client = small_buffer_client(server.addr);
+    client
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    // What the kernel may hold besides the server's budget: the server's
+    // receive buffer (autotuned up to tcp_rmem's max), its send buffer, the
+    // client's two 64 KiB buffers, and a read's worth of slack.
+    let kernel = sysctl_max("/proc/sys/net/ipv4/tcp_rmem")
+        + sysctl_max("/proc/sys/net/ipv4/tcp_wmem")
+        + (2 << 20);
+    // Never reading, the client tries to write 16 MiB more than all that:
+    // the writes must block before.
+    let wire = frames((budget + kernel + (16 << 20)) / 16_384 + 1, 16_380);
+    let mut written = 0;
+    while written < wire.len() {
+        match (&client).write(&wire[written..(written + 65536).min(wire.len())]) {
+            Ok(n) => written += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert!(
+        written < budget + kernel,
+        "the server kept reading past its {budget}-byte budget: it took {written} of {} bytes",
+        wire.len()
+    );
+    assert!(
+        written < 64 << 20,
+        "{written} bytes accepted without reading"
+    );
+    if let Some(rss) = rss_bytes(server.child.id()) {
+        assert!(rss < 64 << 20, "server RSS {rss} while paused");
+    }
+    // Reading the echoes lets it go on; everything comes back.
+    client.set_write_timeout(Some(TIMEOUT)).unwrap();
+    thread::scope(|s| {
+        s.spawn(|| (&client).write_all(&wire[written..]).unwrap());
+        expect_echo(&client, &wire);
+    });
+}
+
+#[test]
+fn at_max_memory_reading_stops_until_memory_frees() {
+    let server = Server::start(&["--max-memory", "1048576"]);
+    // A sends what it can of a 4 MiB frame: the server buffers it, over
+    // its global budget of 1 MiB, then stops reading.
+    let hog = small_buffer_client(server.addr);
+    hog.set_write_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let big = frames(1, 4 << 20);
+    let mut sent = 0;
+    while sent < 3 << 20 {
+        match (&hog).write(&big[sent..3 << 20]) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    assert!(sent > 0);
+    let noted = server.stderr_line("--max-memory");
+    assert!(
+        noted.contains("reading paused until memory frees"),
+        "{noted}"
+    );
+    // B's frames are not read while memory is full...
+    let other = small_buffer_client(server.addr);
+    let wire = frames(100, 16);
+    (&other).write_all(&wire).unwrap();
+    other
+        .set_read_timeout(Some(Duration::from_millis(300)))
+        .unwrap();
+    let mut buf = [0u8; 1];
+    let early = (&other).read(&mut buf);
+    assert!(
+        matches!(&early, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
+        "echoed while memory was full: {early:?}"
+    );
+    // ...and are once A's buffer is freed.
+    drop(hog);
+    other.set_read_timeout(Some(TIMEOUT)).unwrap();
+    expect_echo(&other, &wire);
+}
+
+#[test]
+fn over_max_conns_is_refused_politely_with_one_line_and_counted() {
+    let mut server = Server::start(&["--max-conns", "2"]);
+    let a = server.connect();
+    let b = server.connect();
+    for s in [&a, &b] {
+        let mut w = FrameWriter::new(s);
+        w.write_frame(b"x").unwrap();
+        w.flush().unwrap();
+        assert_eq!(
+            FrameReader::new(s).read_frame().unwrap().as_deref(),
+            Some(&b"x"[..])
+        );
+    }
+    let c = server.connect();
+    let peer = c.local_addr().unwrap().to_string();
+    let mut buf = [0u8; 1];
+    assert_eq!(
+        (&c).read(&mut buf).unwrap_or(0),
+        0,
+        "the refused connection is closed"
+    );
+    let line = server.stderr_line(&peer);
+    assert_eq!(
+        line,
+        format!("{peer}: refused: 2 connections open (--max-conns)")
+    );
+    // The two served go on being served.
+    let wire = frames(2, 8);
+    (&a).write_all(&wire).unwrap();
+    expect_echo(&a, &wire);
+    // A slot frees when one leaves.
+    drop(b);
+    let deadline = Instant::now() + TIMEOUT;
+    while !server.serves() {
+        assert!(Instant::now() < deadline, "no slot freed");
+        thread::sleep(Duration::from_millis(50));
+    }
+    server.interrupt();
+    let summary = server.line_starting("shutdown:");
+    assert!(summary.ends_with(", 1 refused"), "{summary}");
+    assert!(server.wait_exit().0.success());
+    assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
+}
+
+#[test]
+fn a_flood_under_a_low_open_file_limit_is_refused_not_fatal() {
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(r#"ulimit -n 256 && exec "$0" serve --addr 127.0.0.1:0 --max-conns 100000"#)
+        .arg(env!("CARGO_BIN_EXE_lenframe"));
+    let mut server = Server::spawn(cmd);
+    let limits = server.line();
+    assert!(limits.contains("max 100000 connections"), "{limits}");
+    // 600 connections at once: more than 256 descriptors allow.
+    let mut flood = Vec::new();
+    for i in 0..600u32 {
+        let s = server.connect();
+        let _ = send_one(&s, i);
+        flood.push(s);
+    }
+    let line = server.stderr_line("refused: out of file descriptors");
+    assert!(line.starts_with("127.0.0.1:"), "{line}");
+    assert!(server.is_running(), "the server died");
+    // The connections that were taken are served.
+    let mut served = 0;
+    for (i, s) in flood.iter().enumerate() {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        if let Ok(Some(f)) = FrameReader::new(s).read_frame() {
+            assert_eq!(f[..], (i as u32).to_be_bytes());
+            served += 1;
+        }
+    }
+    assert!(served > 100, "only {served} of the flood served");
+    drop(flood);
+    // Once the server has seen the flood go, a fresh client is served.
+    let deadline = Instant::now() + TIMEOUT;
+    while !server.serves() {
+        assert!(
+            Instant::now() < deadline,
+            "no fresh client served after the flood"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    server.interrupt();
+    assert_eq!(server.wait_exit().0.code(), Some(0));
+    let summary = server.line_with("shutdown:");
+    let refused: u64 = summary
+        .rsplit(", ")
+        .next()
+        .and_then(|s| s.strip_suffix(" refused"))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(refused > 0, "{summary}");
+}
+
+/// Writes one 4-byte frame and flushes.
+fn send_one(s: &TcpStream, i: u32) -> lenframe::Result<()> {
+    let mut w = FrameWriter::new(s);
+    w.write_frame(i.to_be_bytes())?;
+    w.flush()
+}
+
+#[test]
+fn a_thousand_stalled_max_size_headers_keep_rss_bounded() {
+    let mut n = 1000;
+    if let Some(limit) = open_file_limit() {
+        n = n.min(limit.saturating_sub(64) / 2);
+    }
+    let server = Server::start(&[]);
+    let pid = server.child.id();
+    let mut hostile = Vec::new();
+    for _ in 0..n {
+        let s = server.connect();
+        // Declares the maximum (8 MiB), sends 10 bytes of it, then stalls.
+        (&s).write_all(&[0, 0x80, 0, 0]).unwrap();
+        (&s).write_all(&[7; 10]).unwrap();
+        hostile.push(s);
+    }
+    server.assert_serves();
+    thread::sleep(Duration::from_millis(300));
+    server.assert_serves();
+    let rss = rss_bytes(pid).expect("VmRSS from /proc");
+    eprintln!(
+        "lenframe serve RSS with {n} stalled max-size headers: {} MB",
+        rss / 1_000_000
+    );
+    assert!(rss < 200_000_000, "RSS {rss}");
+    drop(hostile);
+}
+
+const MANY: usize = 10_000;
+
+/// Opens MANY connections to `addr`, each echoing one 16-byte frame, all
+/// open at once; returns them.
+fn many_echoing_connections(addr: SocketAddr) -> Vec<TcpStream> {
+    let wire = frames(1, 16);
+    let mut conns = Vec::with_capacity(MANY);
+    for i in 0..MANY {
+        let c = TcpStream::connect_timeout(&addr, TIMEOUT)
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        (&c).write_all(&wire).unwrap();
+        conns.push(c);
+    }
+    for (i, c) in conns.iter().enumerate() {
+        c.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut got = [0u8; 20];
+        let mut r: &TcpStream = c;
+        r.read_exact(&mut got)
+            .unwrap_or_else(|e| panic!("connection {i}: {e}"));
+        assert_eq!(got[..], wire[..], "connection {i}");
+    }
+    conns
+}
+
+#[test]
+fn ten_thousand_connections_open_at_once_are_all_echoed() {
+    // This process holds MANY sockets, the server as many again.
+    let need = MANY as u64 + 200;
+    let have = rlimit::increase_nofile_limit(need).unwrap_or(0);
+    if have < need {
+        eprintln!(
+            "SKIPPED: RLIMIT_NOFILE hard limit allows {have} descriptors, {need} needed \
+             (raise it with ulimit -Hn)"
+        );
+        return;
+    }
+    let reference = reference_server();
+    let server = Server::start(&[]);
+    let conns = many_echoing_connections(server.addr);
+    let ours = rss_bytes(server.child.id()).expect("VmRSS from /proc");
+    // All still served: a fresh echo on the first and the last.
+    for c in [&conns[0], &conns[MANY - 1]] {
+        let wire = frames(2, 5);
+        let mut w: &TcpStream = c;
+        w.write_all(&wire).unwrap();
+        expect_echo(c, &wire);
+    }
+    drop(conns);
+    drop(server);
+    // The same load on the six-line tokio-util server.
+    let mut cmd = Command::new(reference);
+    cmd.args(["--addr", "127.0.0.1:0"]);
+    let reference = Server::spawn(cmd);
+    let conns = many_echoing_connections(reference.addr);
+    let theirs = rss_bytes(reference.child.id()).expect("VmRSS from /proc");
+    drop(conns);
+    eprintln!(
+        "{MANY} connections open: lenframe serve RSS {} MB, tokio_util_echo_server {} MB",
+        ours >> 20,
+        theirs >> 20
+    );
+    assert!(
+        ours <= theirs,
+        "lenframe serve holds more than the reference: {ours} > {theirs} bytes"
+    );
+}
