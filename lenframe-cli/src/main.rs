@@ -77,7 +77,8 @@ struct ServeArgs {
     conn_budget: usize,
 
     /// Bytes buffered over all connections before the server stops reading
-    /// until memory frees (default: a quarter of the available memory)
+    /// until memory frees (default: a quarter of the available memory); a
+    /// frame in progress may pass it, one per worker thread
     #[arg(long, value_name = "BYTES", default_value_t = limits::default_max_memory(),
           value_parser = limits::positive_byte_count)]
     max_memory: usize,

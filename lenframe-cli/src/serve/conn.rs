@@ -129,6 +129,9 @@ pub struct Conn {
     /// is bounded by the socket's receive buffer, so it is read even when
     /// `--max-memory` is reached, to find the end and free the memory.
     pub hung_up: bool,
+    /// May read past `--max-memory` until its frame in progress is
+    /// complete (see the worker's `finish_one`).
+    pub finishing: bool,
     pub paused: Paused,
     /// Frames and payload bytes whose echoes were written in full.
     pub frames: u64,
@@ -166,6 +169,7 @@ impl Conn {
             writable: true,
             eof: false,
             hung_up: false,
+            finishing: false,
             paused: Paused::No,
             frames: 0,
             bytes: 0,
@@ -191,10 +195,17 @@ impl Conn {
 
     /// In the middle of a frame, waiting for the peer to send the rest.
     pub fn is_stalled(&self) -> bool {
-        !self.readable
-            && !self.eof
-            && self.paused == Paused::No
-            && (!self.partial.is_empty() || !self.decoder.is_at_boundary())
+        !self.readable && !self.eof && self.paused == Paused::No && self.is_mid_frame()
+    }
+
+    /// Part of a frame has been read, not the whole.
+    pub fn is_mid_frame(&self) -> bool {
+        !self.partial.is_empty() || !self.decoder.is_at_boundary()
+    }
+
+    /// Bytes of the frame in progress held in this connection's buffer.
+    pub fn partial_len(&self) -> usize {
+        self.partial.len()
     }
 
     /// The server's hint for a connection stalled mid-frame, if the bytes
@@ -235,13 +246,17 @@ impl Conn {
             }
             self.paused = if self.pending() >= budget {
                 Paused::Budget
-            } else if !memory.has_room() && !self.hung_up {
+            } else if !memory.has_room() && !self.hung_up && !self.finishing {
                 Paused::Memory
             } else {
                 Paused::No
             };
             if self.paused != Paused::No {
                 self.last_read = Instant::now();
+                // Not reading for a while: what it holds and does not use
+                // goes back (else its own empty buffer could keep memory
+                // full, and it paused, for good).
+                self.release_idle();
                 break;
             }
             match (&self.stream).read(&mut scratch.read) {
@@ -249,6 +264,9 @@ impl Conn {
                 Ok(n) => {
                     self.last_read = Instant::now();
                     self.take(&scratch.read[..n], &mut scratch.echo)?;
+                    if self.finishing && !self.is_mid_frame() {
+                        self.finishing = false;
+                    }
                     self.account(memory);
                     scratch.trim();
                 }

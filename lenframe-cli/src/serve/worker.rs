@@ -64,6 +64,7 @@ pub fn start_workers(shared: &Arc<Shared>) -> Result<Vec<WorkerHandle>, String> 
             free: Vec::new(),
             scratch: Scratch::new(READ_SIZE),
             starved: Vec::new(),
+            finisher: None,
             draining: None,
             next_sweep: Instant::now(),
         };
@@ -113,6 +114,8 @@ struct Worker {
     scratch: Scratch,
     /// Tokens of connections paused by `--max-memory` (some may be stale).
     starved: Vec<usize>,
+    /// The connection allowed to finish its frame past `--max-memory`.
+    finisher: Option<usize>,
     /// Set at shutdown: close what is left then.
     draining: Option<Instant>,
     /// Next look for stalled connections.
@@ -153,9 +156,13 @@ impl Worker {
                 }
             }
             let now = Instant::now();
-            if !self.starved.is_empty() && self.shared.memory.has_room() {
-                for i in std::mem::take(&mut self.starved) {
-                    self.drive(i);
+            if !self.starved.is_empty() {
+                if self.shared.memory.has_room() {
+                    for i in std::mem::take(&mut self.starved) {
+                        self.drive(i);
+                    }
+                } else {
+                    self.finish_one();
                 }
             }
             if now >= self.next_sweep {
@@ -251,6 +258,38 @@ impl Worker {
                 self.close(i, Reason::Error);
             }
         }
+    }
+
+    /// Memory is full: lets the paused connection with the largest frame
+    /// in progress read on until that frame is complete, one connection
+    /// per worker at a time. Memory can then free (the frame is echoed),
+    /// and a peer that gave up is noticed (its close waits behind the
+    /// bytes it sent); every other connection waits. `--max-memory` may
+    /// thus be passed by up to one frame per worker.
+    fn finish_one(&mut self) {
+        if let Some(i) = self.finisher {
+            if matches!(self.conns.get(i), Some(Some(c)) if c.finishing) {
+                return;
+            }
+            self.finisher = None;
+        }
+        let largest = self
+            .starved
+            .iter()
+            .filter_map(|&i| {
+                let conn = self.conns.get(i)?.as_ref()?;
+                conn.is_mid_frame().then(|| (conn.partial_len(), i))
+            })
+            .max();
+        let Some((_, i)) = largest else {
+            return;
+        };
+        self.starved.retain(|&j| j != i);
+        if let Some(Some(conn)) = self.conns.get_mut(i) {
+            conn.finishing = true;
+        }
+        self.finisher = Some(i);
+        self.drive(i);
     }
 
     /// Closes connections stalled mid-frame past `--idle-timeout`, and
