@@ -696,3 +696,33 @@ fn file_transfer_once_exits_0_after_one_file() {
     assert!(status.success());
     assert_eq!(std::fs::read(inbox.join("one.txt")).unwrap(), b"just one");
 }
+
+/// The README walks `examples/echo_server.rs` in `rust,ignore` excerpts:
+/// each excerpt must still be in the example, line for line (indentation
+/// aside), so the walkthrough cannot drift from the program it explains.
+#[test]
+fn the_readme_walkthrough_quotes_the_echo_server_as_it_is() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let source = std::fs::read_to_string(root.join("examples/echo_server.rs")).unwrap();
+    let source: Vec<&str> = source.lines().map(str::trim).collect();
+    let excerpts: Vec<Vec<&str>> = readme
+        .split("```rust,ignore\n")
+        .skip(1)
+        .map(|rest| {
+            let block = &rest[..rest.find("```").expect("a closed code block")];
+            block.lines().map(str::trim).collect()
+        })
+        .collect();
+    assert!(
+        excerpts.len() >= 2,
+        "the README walks echo_server in excerpts"
+    );
+    for excerpt in excerpts {
+        assert!(
+            source.windows(excerpt.len()).any(|w| w == excerpt),
+            "README excerpt not found in examples/echo_server.rs:\n{}",
+            excerpt.join("\n")
+        );
+    }
+}
