@@ -63,7 +63,7 @@ mod udp;
 mod worker;
 
 use std::io;
-use std::net::TcpListener as StdListener;
+use std::net::{TcpListener as StdListener, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -72,12 +72,18 @@ use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
+use socket2::{Domain, Protocol, Socket, Type};
 
 use accept::Acceptor;
 use log::Log;
 pub use shared::Config;
 use shared::Shared;
 use worker::Msg;
+
+/// Connections the kernel may hold for `accept` (capped by
+/// net.core.somaxconn on Linux): with std's 128, a burst of connections
+/// overflowed it, and each dropped SYN cost its client a second.
+const BACKLOG: i32 = 4096;
 
 const LISTENER: Token = Token(0);
 const UDP: Token = Token(1);
@@ -119,12 +125,29 @@ pub fn run(config: Config) -> ExitCode {
     }
 }
 
+/// A TCP listener on the first address `addr` resolves to that can be
+/// bound, with [`BACKLOG`] and `SO_REUSEADDR` (a restart binds the port at
+/// once, whatever connections of the last run linger).
+fn listen(addr: &str) -> io::Result<StdListener> {
+    let mut last = None;
+    for a in addr.to_socket_addrs()? {
+        let socket = Socket::new(Domain::for_address(a), Type::STREAM, Some(Protocol::TCP))?;
+        #[cfg(unix)]
+        socket.set_reuse_address(true)?;
+        match socket.bind(&a.into()).and_then(|()| socket.listen(BACKLOG)) {
+            Ok(()) => return Ok(socket.into()),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no address")))
+}
+
 /// Listens, serves until a signal, then lets every worker deliver what it
 /// holds and close.
 fn serve(shared: &Arc<Shared>) -> Result<(), String> {
     let config = &shared.config;
-    let std_listener = StdListener::bind(&config.addr)
-        .map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
+    let std_listener =
+        listen(&config.addr).map_err(|e| format!("cannot listen on {}: {e}", config.addr))?;
     let local = std_listener.local_addr().map_err(|e| e.to_string())?;
     std_listener
         .set_nonblocking(true)
