@@ -11,13 +11,13 @@ use std::time::Duration;
 /// File descriptors `lenframe serve` keeps back from its connection limit:
 /// standard streams, listener, UDP socket, epoll and wake-up descriptors,
 /// the signal pipe, the spare descriptor.
-pub const FD_RESERVE: usize = 32;
+const FD_RESERVE: usize = 32;
 /// `--max-conns` where the open-file limit cannot be read (or is
 /// unlimited): the real bound is then whatever the kernel allows, and a
 /// connection past it is accepted and closed at once.
-pub const MAX_CONNS_FALLBACK: usize = 1 << 20;
+const MAX_CONNS_FALLBACK: usize = 1 << 20;
 /// `--max-memory` where the available memory cannot be read: 1 GiB.
-pub const MAX_MEMORY_FALLBACK: usize = 1 << 30;
+const MAX_MEMORY_FALLBACK: usize = 1 << 30;
 /// The least default `--max-memory`: 64 MiB.
 const MAX_MEMORY_FLOOR: usize = 64 << 20;
 /// Default `--conn-budget`: 8 MiB.

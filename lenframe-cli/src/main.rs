@@ -20,7 +20,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::error::ErrorKind;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use lenframe::{Codec, HeaderFormat, DEFAULT_MAX_FRAME_LEN};
 
 /// Length-prefixed framing on the command line: an echo server and a load
@@ -160,10 +160,7 @@ speaks by default. An echo that differs, a server that closes early or
 does not answer within 30 s: one stderr line, exit 1.";
 
 fn main() -> ExitCode {
-    let cli = match Cli::command()
-        .try_get_matches()
-        .and_then(|m| Cli::from_arg_matches(&m))
-    {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return clap_error(&e),
     };
@@ -172,11 +169,7 @@ fn main() -> ExitCode {
             Ok(config) => serve::run(config),
             Err(message) => usage_error(&message),
         },
-        Command::Load(args) => match load_plan(&args) {
-            Ok(Ok(plan)) => run_load(&plan, args.json),
-            Ok(Err(message)) => runtime_error(&message),
-            Err(message) => usage_error(&message),
-        },
+        Command::Load(args) => run_load(&args),
     }
 }
 
@@ -203,35 +196,45 @@ fn serve_config(args: ServeArgs) -> Result<serve::Config, String> {
     })
 }
 
-/// The load to run: `Err` for a usage error, `Ok(Err)` when ADDR does not
-/// resolve.
-fn load_plan(args: &LoadArgs) -> Result<Result<load::Plan, String>, String> {
-    // Refused here, before connecting: a server would only close the
-    // connection, and the run would fail with a bare "Broken pipe".
-    let size = args.size;
+/// Checks `--size` against `!I` and `--max-frame`, resolves ADDR, runs
+/// the load and prints its one line.
+fn run_load(args: &LoadArgs) -> ExitCode {
+    if let Err(message) = check_size(args.size, args.max_frame) {
+        return usage_error(&message);
+    }
+    let addr = match resolve(&args.addr) {
+        Ok(addr) => addr,
+        Err(message) => return runtime_error(&message),
+    };
+    let plan = load::Plan {
+        addr,
+        conns: args.conns,
+        frames: args.frames,
+        size: args.size,
+        ping_pong: args.pingpong,
+    };
+    match load::run(&plan) {
+        Ok(report) if args.json => say(&report.json(&plan)),
+        Ok(report) => say(&report.summary(&plan)),
+        Err(message) => runtime_error(&message),
+    }
+}
+
+/// Refuses a `--size` before connecting: a server would only close the
+/// connection, and the run would fail with a bare "Broken pipe".
+fn check_size(size: usize, max_frame: usize) -> Result<(), String> {
     if u32::try_from(size).is_err() {
         return Err(format!(
             "--size {size}: a !I header says at most {} bytes",
             u32::MAX
         ));
     }
-    if size > args.max_frame {
+    if size > max_frame {
         return Err(format!(
-            "--size {size} is over --max-frame {}: raise --max-frame here, and on the server",
-            args.max_frame
+            "--size {size} is over --max-frame {max_frame}: raise --max-frame here, and on the server"
         ));
     }
-    let addr = match resolve(&args.addr) {
-        Ok(addr) => addr,
-        Err(message) => return Ok(Err(message)),
-    };
-    Ok(Ok(load::Plan {
-        addr,
-        conns: args.conns,
-        frames: args.frames,
-        size: args.size,
-        ping_pong: args.pingpong,
-    }))
+    Ok(())
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, String> {
@@ -239,15 +242,6 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
         Ok(Some(addr)) => Ok(addr),
         Ok(None) => Err(format!("cannot resolve {addr}: no address")),
         Err(e) => Err(format!("cannot resolve {addr}: {e}")),
-    }
-}
-
-/// Runs the load and prints its one line.
-fn run_load(plan: &load::Plan, json: bool) -> ExitCode {
-    match load::run(plan) {
-        Ok(report) if json => say(&report.json(plan)),
-        Ok(report) => say(&report.summary(plan)),
-        Err(message) => runtime_error(&message),
     }
 }
 
@@ -310,6 +304,7 @@ fn one_line(rendered: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn the_command_line_is_consistent() {

@@ -66,7 +66,7 @@ use std::io;
 use std::net::{TcpListener as StdListener, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token};
@@ -191,7 +191,7 @@ fn serve(shared: &Arc<Shared>) -> Result<(), String> {
     'serve: loop {
         let timeout = acceptor
             .paused_until
-            .map(|t| t.saturating_duration_since(std::time::Instant::now()));
+            .map(|t| t.saturating_duration_since(Instant::now()));
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
