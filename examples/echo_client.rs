@@ -118,8 +118,9 @@ fn send_lines(mut writer: FrameWriter<TcpStream>, sent: &Sent) {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
-        sent.frames.fetch_add(1, Ordering::SeqCst); // counted before the echo can come
-                                                    // A write fails once the server has closed: the reader says why.
+        // Counted before the echo can come back.
+        sent.frames.fetch_add(1, Ordering::SeqCst);
+        // A write fails once the server has closed: the reader says why.
         let written = writer.write_frame(line).and_then(|()| writer.flush());
         if written.is_err() {
             break;
