@@ -59,7 +59,7 @@ fn pty() -> (std::fs::File, std::fs::File) {
 
 /// What a pipe carries, collected by a thread.
 #[cfg(unix)]
-fn collect(mut pipe: impl Read + Send + 'static) -> std::sync::Arc<std::sync::Mutex<Vec<u8>>> {
+fn collect(mut pipe: impl Read + Send + 'static) -> Collected {
     let text = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let sink = std::sync::Arc::clone(&text);
     thread::spawn(move || {
@@ -95,18 +95,7 @@ fn wait_for(text: &std::sync::Mutex<Vec<u8>>, want: &str) {
 #[test]
 fn at_a_terminal_each_echo_is_followed_by_a_prompt() {
     let server = ExampleServer::start("echo_server", &[]);
-    let (mut master, terminal) = pty();
-    let mut child = Command::new(example("echo_client"))
-        .args(["--addr", &server.addr.to_string()])
-        .stdin(Stdio::from(terminal))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = collect(child.stdout.take().unwrap());
-    let child = Killed(child);
-    // What the terminal echoes back to its master end is not the client's.
-    let _echo = collect(master.try_clone().unwrap());
+    let (child, mut master, stdout, _stderr) = client_at_a_terminal(&server, &[]);
     // The prompt comes first, before any input; then each echo and a new
     // prompt.
     wait_for(&stdout, "> ");
@@ -125,18 +114,7 @@ fn at_a_terminal_each_echo_is_followed_by_a_prompt() {
 #[test]
 fn at_a_terminal_a_server_that_closes_is_reported_at_once() {
     let server = ExampleServer::start("echo_server", &[]);
-    let (mut master, terminal) = pty();
-    let mut child = Command::new(example("echo_client"))
-        .args(["--addr", &server.addr.to_string(), "--header", "i"])
-        .stdin(Stdio::from(terminal))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = collect(child.stdout.take().unwrap());
-    let stderr = collect(child.stderr.take().unwrap());
-    let child = Killed(child);
-    let _echo = collect(master.try_clone().unwrap());
+    let (child, mut master, stdout, stderr) = client_at_a_terminal(&server, &["--header", "i"]);
     wait_for(&stdout, "> ");
     master.write_all(b"hello\n").unwrap();
     assert_eq!(child.wait().code(), Some(1));
@@ -145,6 +123,34 @@ fn at_a_terminal_a_server_that_closes_is_reported_at_once() {
         "echo_client: the server closed the connection after 0/1 echoes: it may expect \
          another header format (this client sends `i`; give --header the server's)\n",
     );
+}
+
+/// Collected output of a child process.
+type Collected = std::sync::Arc<std::sync::Mutex<Vec<u8>>>;
+
+/// `echo_client --addr SERVER ARGS` with a pseudo-terminal as its stdin:
+/// the client, the terminal's master end (what a user types), and its
+/// stdout and stderr as they arrive.
+#[cfg(unix)]
+fn client_at_a_terminal(
+    server: &ExampleServer,
+    args: &[&str],
+) -> (Killed, std::fs::File, Collected, Collected) {
+    let (master, terminal) = pty();
+    let mut child = Command::new(example("echo_client"))
+        .args(["--addr", &server.addr.to_string()])
+        .args(args)
+        .stdin(Stdio::from(terminal))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = collect(child.stdout.take().unwrap());
+    let stderr = collect(child.stderr.take().unwrap());
+    // What the terminal echoes back to its master end is not the client's:
+    // read and ignored, so the terminal never blocks on it.
+    drop(collect(master.try_clone().unwrap()));
+    (Killed(child), master, stdout, stderr)
 }
 
 /// A child process killed on drop (also when a test fails).

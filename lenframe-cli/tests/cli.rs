@@ -5,10 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::Stdio;
-
-use common::{lenframe, run, usage_error, wait_output, TIMEOUT};
+use common::{run, run_with_stdout_closed_after, usage_error};
 
 #[test]
 fn help_lists_the_commands_and_every_flag() {
@@ -70,33 +67,10 @@ fn version_is_the_package_version() {
 fn help_into_a_closed_pipe_ends_quietly() {
     for args in [&["--help"][..], &["serve", "--help"], &["load", "--help"]] {
         // `lenframe --help | head -1`: one line read, then the pipe closes.
-        let mut child = lenframe()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        assert!(!first.is_empty(), "{args:?} printed nothing");
-        let out = wait_output(child, TIMEOUT);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
-        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        let first = run_with_stdout_closed_after(args, 1);
+        assert!(!first[0].is_empty(), "{args:?} printed nothing");
         // Closed before a single byte.
-        let mut child = lenframe()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        drop(child.stdout.take());
-        let out = wait_output(child, TIMEOUT);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
-        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+        run_with_stdout_closed_after(args, 0);
     }
 }
 

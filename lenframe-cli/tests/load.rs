@@ -8,12 +8,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::thread;
 
-use common::{lenframe, run, usage_error, wait_output, Server, TIMEOUT};
+use common::{run, run_with_stdout_closed_after, usage_error, Server};
 
 fn stderr_of(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -246,31 +245,11 @@ fn nonsensical_flags_exit_2_with_one_line() {
 #[test]
 fn a_closed_stdout_ends_quietly() {
     let server = Server::start(&[]);
-    let mut child = lenframe()
-        .args(["load", &server.addr.to_string(), "--conns", "1"])
-        .args(["--frames", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Close our end of its stdout before it prints.
-    drop(child.stdout.take());
-    let out = wait_output(child, TIMEOUT);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{:?} {stderr}", out.status);
-    assert!(stderr.is_empty(), "{stderr}");
+    let addr = server.addr.to_string();
+    let args = ["load", &addr, "--conns", "1", "--frames", "10"];
+    // Closed before it prints.
+    run_with_stdout_closed_after(&args, 0);
     // And as `| head -1` would: the line is read, the pipe closed.
-    let mut child = lenframe()
-        .args(["load", &server.addr.to_string(), "--conns", "1"])
-        .args(["--frames", "10"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    assert!(first.starts_with("1 x 10 frames"), "{first}");
-    assert!(wait_output(child, TIMEOUT).status.success());
+    let first = run_with_stdout_closed_after(&args, 1);
+    assert!(first[0].starts_with("1 x 10 frames"), "{}", first[0]);
 }

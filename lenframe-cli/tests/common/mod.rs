@@ -330,6 +330,33 @@ pub fn run(args: &[&str]) -> Output {
     run_with_timeout(cmd, b"")
 }
 
+/// Runs `lenframe ARGS` with its stdout closed after `lines` lines were
+/// read from it (0: before it prints a byte, as `| true` does; 1: as
+/// `| head -1` does) and asserts that it ends quietly: exit 0, nothing on
+/// stderr. Returns the lines read.
+pub fn run_with_stdout_closed_after(args: &[&str], lines: usize) -> Vec<String> {
+    let mut child = lenframe()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let read: Vec<String> = (0..lines)
+        .map(|_| {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+            line
+        })
+        .collect();
+    drop(stdout);
+    let out = wait_output(child, TIMEOUT);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+    assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    read
+}
+
 /// Asserts exit 2 with exactly one stderr line and nothing on stdout;
 /// returns that line.
 pub fn usage_error(out: &Output, what: &str) -> String {
