@@ -108,10 +108,19 @@ async fn echo(conn: TcpStream, codec: Codec) -> lenframe::Result<()> {
     while let Some(frame) = framed.next().await {
         let mut frame = frame?;
         // Frames already here are fed (buffered); the last one is sent
-        // (fed, then everything flushed in one write).
+        // (fed, then everything flushed in one write). A bad frame after
+        // good ones: their echoes go out first, then the error ends it.
         while let Some(Some(next)) = framed.next().now_or_never() {
-            framed.feed(frame).await?;
-            frame = next?;
+            match next {
+                Ok(next) => {
+                    framed.feed(frame).await?;
+                    frame = next;
+                }
+                Err(err) => {
+                    framed.send(frame).await?;
+                    return Err(err);
+                }
+            }
         }
         framed.send(frame).await?;
     }

@@ -16,8 +16,9 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::{
-    example, length_delimited_client, many_echoing_connections, python_peer_is_echoed,
-    room_for_files, run_with_timeout, ExampleServer, LoggedServer,
+    example, good_frames_before_a_bad_header_are_echoed, length_delimited_client,
+    many_echoing_connections, python_peer_is_echoed, room_for_files, run_with_timeout,
+    ExampleServer, LoggedServer,
 };
 use lenframe::{Codec, Framed};
 
@@ -196,5 +197,13 @@ fn ten_thousand_connections_open_at_once() {
             "{name}: {MANY} connections open and echoed in {:.1}s",
             start.elapsed().as_secs_f64()
         );
+    }
+}
+
+#[test]
+fn good_frames_before_a_bad_header_are_echoed_first() {
+    for name in servers() {
+        let server = ExampleServer::start(name, &[]);
+        good_frames_before_a_bad_header_are_echoed(server.addr);
     }
 }

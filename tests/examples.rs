@@ -20,8 +20,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::{
-    example, length_delimited_client, many_echoing_connections, python_peer_is_echoed,
-    room_for_files, run_with_timeout, ExampleServer, LoggedServer, PROCESS_TIMEOUT as TIMEOUT,
+    example, good_frames_before_a_bad_header_are_echoed, length_delimited_client,
+    many_echoing_connections, python_peer_is_echoed, room_for_files, run_with_timeout,
+    ExampleServer, LoggedServer, PROCESS_TIMEOUT as TIMEOUT,
 };
 use lenframe::{Codec, Framed};
 
@@ -725,4 +726,10 @@ fn the_readme_walkthrough_quotes_the_echo_server_as_it_is() {
             excerpt.join("\n")
         );
     }
+}
+
+#[test]
+fn good_frames_before_a_bad_header_are_echoed_first() {
+    let server = start(&[]);
+    good_frames_before_a_bad_header_are_echoed(server.addr);
 }

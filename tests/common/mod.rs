@@ -591,3 +591,32 @@ pub fn length_delimited_client(addr: std::net::SocketAddr, frames: &[Vec<u8>]) -
         .expect("the tokio-util client timed out")
     })
 }
+
+/// Two good `!I` frames and then an HTTP request, in ONE write: asserts
+/// that the server echoes both frames before it closes the connection (a
+/// bad header must not cost the echoes of the good frames before it).
+pub fn good_frames_before_a_bad_header_are_echoed(addr: std::net::SocketAddr) {
+    let codec = Codec::default();
+    let mut wire = Vec::new();
+    codec.encode_to_vec("alpha", &mut wire).unwrap();
+    codec.encode_to_vec("beta", &mut wire).unwrap();
+    wire.extend_from_slice(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    let stream = std::net::TcpStream::connect(addr).unwrap();
+    stream.set_read_timeout(Some(PROCESS_TIMEOUT)).unwrap();
+    (&stream).write_all(&wire).unwrap();
+    let mut reader = codec.new_read(&stream);
+    for want in ["alpha", "beta"] {
+        match reader.read_frame() {
+            Ok(Some(frame)) => assert_eq!(frame, want),
+            other => panic!("{addr}: expected the echo of {want:?}, got {other:?}"),
+        }
+    }
+    match reader.read_frame() {
+        Ok(None) => {}
+        Ok(Some(frame)) => panic!("{addr}: expected the server to close, got {frame:?}"),
+        Err(err) => {
+            let err = io::Error::from(err);
+            assert_eq!(err.kind(), io::ErrorKind::ConnectionReset, "{addr}: {err}");
+        }
+    }
+}
