@@ -20,10 +20,10 @@
 //!   the wrong byte order) gets an error from `recv`; the server prints it
 //!   on stderr, closes that connection only, and goes on serving the rest.
 //!   The error's message already says what the bytes looked like.
-//! * `--idle-timeout SECS` is a read timeout on the socket: when it fires
-//!   with nothing buffered, the peer is idle between frames and is kept;
-//!   with part of a frame buffered, the peer stalled inside a frame and is
-//!   dropped.
+//! * `--idle-timeout SECS` is a read and write timeout on the socket: when
+//!   it fires between frames with every echo written, the peer is idle and
+//!   is kept; inside a frame, or with echoes the peer does not read, the
+//!   peer stalled and is dropped.
 //! * UDP keeps message boundaries by itself: a datagram is echoed as it is,
 //!   with no header (the tutorials' UDP lesson).
 //!
@@ -60,8 +60,8 @@ struct Args {
     /// Connections served at once; more are refused
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     max_conns: usize,
-    /// Drop a peer that stalls this long inside a frame (idle peers between
-    /// frames are kept)
+    /// Drop a peer that stalls this long inside a frame or without reading
+    /// its echoes (idle peers between frames are kept)
     #[arg(long, value_name = "SECS", value_parser = seconds)]
     idle_timeout: Option<Duration>,
 }
@@ -145,7 +145,10 @@ fn connection(
         Ok(()) => "peer closed",
         Err(err) if err.is_retryable() => {
             let secs = idle_timeout.unwrap_or_default().as_secs_f64();
-            eprintln!("{peer}: stalled mid-frame for {secs}s (--idle-timeout): {err}");
+            eprintln!(
+                "{peer}: stalled for {secs}s, inside a frame or not reading its echoes \
+                 (--idle-timeout): {err}"
+            );
             "stalled, see stderr"
         }
         Err(err) => {
@@ -167,7 +170,10 @@ fn echo(
     idle_timeout: Option<Duration>,
     frames: &mut u64,
 ) -> lenframe::Result<()> {
+    // The same timeout on writes: a peer that stops reading its echoes
+    // makes write() wait once the socket buffers are full.
     conn.set_read_timeout(idle_timeout)?;
+    conn.set_write_timeout(idle_timeout)?;
     let mut framed = codec.new_framed(conn);
     while let Some(frame) = recv(&mut framed)? {
         // `feed` buffers: the echoes of frames that arrived together go out
@@ -178,17 +184,24 @@ fn echo(
     Ok(()) // the peer closed between two frames
 }
 
-/// `framed.recv()`, waiting on when the read timeout fires between frames:
-/// a peer idle between frames may send the next one whenever it likes.
-/// A timeout inside a frame (part of it buffered) is an error: the peer
-/// stalled.
+/// `framed.recv()`, waiting on when the read timeout fires while the peer
+/// is idle: between frames, with every echo taken, a peer may send the next
+/// frame whenever it likes. A timeout inside a frame, or with echoes the
+/// peer has not taken, is an error: the peer stalled.
 fn recv(framed: &mut Framed<TcpStream>) -> lenframe::Result<Option<Bytes>> {
     loop {
         match framed.recv() {
-            Err(err) if err.is_retryable() && framed.read_buffer().is_empty() => continue,
+            Err(err) if err.is_retryable() && is_idle(framed) => continue,
             result => return result,
         }
     }
+}
+
+/// Between frames (nothing of the next one read) and every echo written.
+fn is_idle(framed: &Framed<TcpStream>) -> bool {
+    framed.decoder().is_at_boundary()
+        && framed.read_buffer().is_empty()
+        && framed.write_buffer().is_empty()
 }
 
 /// UDP needs no framing: each datagram is one message. Echo it as it is.

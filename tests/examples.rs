@@ -280,7 +280,8 @@ fn idle_timeout_drops_a_peer_stalled_mid_frame_and_keeps_an_idle_one() {
     let line = server.stderr_line(&peer);
     assert!(
         line.starts_with(&format!(
-            "{peer}: stalled mid-frame for 0.5s (--idle-timeout): "
+            "{peer}: stalled for 0.5s, inside a frame or not reading its echoes \
+             (--idle-timeout): "
         )),
         "{line}"
     );
@@ -290,6 +291,39 @@ fn idle_timeout_drops_a_peer_stalled_mid_frame_and_keeps_an_idle_one() {
     idle.send("after").unwrap();
     assert_eq!(idle.recv().unwrap().unwrap(), "after");
     assert_eq!(server.stderr().lines().count(), 1, "{}", server.stderr());
+}
+
+/// A client that sends and never reads fills the socket buffers until the
+/// server's `write()` waits: `--idle-timeout` drops it and frees its place.
+#[test]
+fn idle_timeout_drops_a_peer_that_never_reads_its_echoes() {
+    let server = start(&["--idle-timeout", "0.5", "--max-conns", "1"]);
+    let greedy = server.connect();
+    let peer = greedy.local_addr().unwrap().to_string();
+    let writer = {
+        let greedy = greedy.try_clone().unwrap();
+        thread::spawn(move || {
+            let mut framed = Framed::new(greedy);
+            let frame = vec![7u8; 64 * 1024];
+            // Until the server gives up on us (or 1 GiB, far more than any
+            // socket buffers hold).
+            for _ in 0..16 * 1024 {
+                if framed.send(&frame).is_err() {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let line = server.stderr_line(&peer);
+    assert!(line.contains("not reading its echoes"), "{line}");
+    assert!(
+        writer.join().unwrap(),
+        "the server never dropped the writer"
+    );
+    // Its place is free again.
+    server.line_with(&format!("disconnected {peer}:"));
+    assert_serves(&server, Codec::default());
 }
 
 #[test]
@@ -303,7 +337,7 @@ fn a_stall_that_the_other_byte_order_explains_says_so() {
     (&s).write_all(&[b'x'; 256]).unwrap();
     assert_closed(&s);
     let line = server.stderr_line(&peer);
-    assert!(line.contains("stalled mid-frame"), "{line}");
+    assert!(line.contains("stalled for 0.3s"), "{line}");
     assert!(
         line.contains("its header would declare 256 bytes, which arrived"),
         "{line}"
