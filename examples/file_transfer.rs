@@ -27,8 +27,8 @@
 //! the first transfer: 0 if the file arrived, 1 if not.
 
 use std::fs::{self, File};
-use std::io::{self, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -132,8 +132,14 @@ fn recv(dir: &Path, addr: &str, once: bool, max_size: u64) -> Result<()> {
     // Output to a closed stdout (`| head`) is not worth stopping for.
     let _ = writeln!(io::stdout(), "listening on {}", listener.local_addr()?);
     loop {
-        let Ok((conn, peer)) = listener.accept() else {
-            continue;
+        let (conn, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            Err(err) => {
+                // E.g. out of file descriptors: wait for some to close.
+                eprintln!("accept: {err}");
+                std::thread::sleep(Duration::from_millis(100));
+                continue;
+            }
         };
         let received = receive(&conn, dir, max_size);
         let reply = match &received {
@@ -152,6 +158,15 @@ fn recv(dir: &Path, addr: &str, once: bool, max_size: u64) -> Result<()> {
         };
         let mut writer = codec().new_write(&conn);
         let _ = writer.write_frame(reply).and_then(|()| writer.flush());
+        if received.is_err() {
+            // The sender may still be sending: read and discard the rest
+            // (a few seconds of silence at most), so that closing with
+            // unread bytes does not reset the connection and destroy the
+            // answer before the sender reads it.
+            let _ = conn.shutdown(Shutdown::Write);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+            let _ = io::copy(&mut (&conn).take(max_size), &mut io::sink());
+        }
         if once {
             return received.map(drop).map_err(|_| "the transfer failed".into());
         }
@@ -187,8 +202,28 @@ fn receive(conn: &TcpStream, dir: &Path, max_size: u64) -> Result<(PathBuf, u64)
     if size > max_size {
         return Err(format!("refusing {name}: {size} bytes is over --max-size {max_size}").into());
     }
+    // Into NAME.part first, so a cut transfer never leaves a file that looks
+    // whole; `create_new`: a NAME.part that is already there is not ours.
+    let part = dir.join(format!("{name}.part"));
+    let mut file = File::create_new(&part)
+        .map_err(|e| format!("refusing {name}: cannot create {}: {e}", part.display()))?;
     writer.write_frame("go")?;
     writer.flush()?;
+    if let Err(err) = receive_content(&mut reader, &mut file, size, max_size) {
+        let _ = fs::remove_file(&part);
+        return Err(format!("receiving {name}: {err}").into());
+    }
+    fs::rename(&part, &target)?;
+    Ok((target, size))
+}
+
+/// The content frame, `size` bytes, streamed into `file`.
+fn receive_content(
+    reader: &mut FrameReader<&TcpStream>,
+    file: &mut File,
+    size: u64,
+    max_size: u64,
+) -> Result<()> {
     let limit = usize::try_from(max_size).unwrap_or(usize::MAX);
     let mut content = reader
         .read_frame_stream(limit)?
@@ -196,15 +231,6 @@ fn receive(conn: &TcpStream, dir: &Path, max_size: u64) -> Result<(PathBuf, u64)
     if content.len() != size {
         return Err(format!("the content frame has {} bytes, not {size}", content.len()).into());
     }
-    // Into NAME.part first: a cut transfer never leaves a file that looks whole.
-    let part = dir.join(format!("{name}.part"));
-    let copied = File::create(&part).and_then(|mut file| io::copy(&mut content, &mut file));
-    match copied {
-        Ok(_) => fs::rename(&part, &target)?, // io::copy ends at the frame's end: all `size` bytes
-        Err(err) => {
-            let _ = fs::remove_file(&part);
-            return Err(format!("receiving {name}: {err}").into());
-        }
-    }
-    Ok((target, size))
+    io::copy(&mut content, file)?; // ends at the frame's end: all `size` bytes
+    Ok(())
 }

@@ -682,6 +682,49 @@ fn file_transfer_never_replaces_a_file() {
 }
 
 #[test]
+fn file_transfer_leaves_a_part_file_it_did_not_make_alone() {
+    let scratch = Scratch::new("part");
+    let src = scratch.0.join("notes");
+    std::fs::write(&src, b"new version").unwrap();
+    let inbox = scratch.0.join("inbox");
+    std::fs::create_dir_all(&inbox).unwrap();
+    let part = inbox.join("notes.part");
+    std::fs::write(&part, b"somebody's data").unwrap();
+    let receiver = Receiver::start(&inbox, &[]);
+    let out = send(&src, &receiver.addr());
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.starts_with("file_transfer: the receiver says: error: refusing notes: cannot create"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&part).unwrap(), b"somebody's data");
+    assert_eq!(listing(&inbox), ["notes.part"]);
+}
+
+/// The receiver fails after its `go`, while the sender is still sending
+/// (here: a content frame of another size than declared). The sender still
+/// gets the reason: the receiver reads what is left before it closes, so
+/// the close does not reset the connection and destroy the answer.
+#[test]
+fn file_transfer_tells_the_sender_why_even_mid_content() {
+    let scratch = Scratch::new("midway");
+    let inbox = scratch.0.join("inbox");
+    let receiver = Receiver::start(&inbox, &[]);
+    let s = TcpStream::connect(receiver.addr()).unwrap();
+    assert_eq!(declare(&s, "wrong.bin", 1000), "go");
+    let content = vec![7u8; 4 << 20];
+    let mut framed = ft_codec().new_framed(&s);
+    framed.send(&content).unwrap();
+    let answer = framed.recv().unwrap().expect("an answer");
+    assert_eq!(
+        answer,
+        "error: receiving wrong.bin: the content frame has 4194304 bytes, not 1000"
+    );
+    assert!(listing(&inbox).is_empty(), "{:?}", listing(&inbox));
+}
+
+#[test]
 fn file_transfer_refuses_a_file_over_max_size_before_it_is_sent() {
     let scratch = Scratch::new("oversize");
     let inbox = scratch.0.join("inbox");
