@@ -118,6 +118,14 @@ fn send_lines(mut writer: FrameWriter<TcpStream>, sent: &Sent) {
         if line.last() == Some(&b'\r') {
             line.pop();
         }
+        // A line over --max-frame is this client's own refusal, not the
+        // server's: say so.
+        if let Err(err) = writer.codec().header(line.len()) {
+            fail(format!(
+                "a line of {} bytes: {err}; raise --max-frame, here and on the server",
+                line.len()
+            ));
+        }
         // Counted before the echo can come back.
         sent.frames.fetch_add(1, Ordering::SeqCst);
         // A write fails once the server has closed: the reader says why.

@@ -216,6 +216,30 @@ fn client_usage_errors_exit_2() {
     );
 }
 
+/// A typed line over this client's `--max-frame` is its own refusal: it
+/// says so, and does not blame the server.
+#[test]
+fn a_line_over_the_client_maximum_is_its_own_refusal() {
+    let server = ExampleServer::start("echo_server", &[]);
+    let out = client(
+        &["--addr", &server.addr.to_string(), "--max-frame", "4"],
+        b"ok\ntoo long\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let why = Codec::builder()
+        .max_frame_len(4)
+        .build()
+        .unwrap()
+        .header(8)
+        .unwrap_err();
+    assert_eq!(
+        stderr_of(&out),
+        format!(
+            "echo_client: a line of 8 bytes: {why}; raise --max-frame, here and on the server\n"
+        )
+    );
+}
+
 #[test]
 fn a_missing_server_is_one_line() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
