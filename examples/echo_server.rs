@@ -212,7 +212,10 @@ fn udp_echo(socket: UdpSocket) {
             Ok((n, peer)) => {
                 let _ = socket.send_to(&buf[..n], peer);
             }
-            Err(err) => eprintln!("udp: {err}"),
+            Err(err) => {
+                eprintln!("udp: {err}");
+                thread::sleep(Duration::from_millis(100)); // no busy loop
+            }
         }
     }
 }

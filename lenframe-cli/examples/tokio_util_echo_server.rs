@@ -1,4 +1,4 @@
-//! The reference for `echo_bench`: the echo server a tokio user writes
+//! The reference of the echo bench (`cargo bench -p lenframe-cli`): the echo server a tokio user writes
 //! without lenframe, in the six lines that matter (tokio-util's
 //! `Framed<TcpStream, LengthDelimitedCodec>`, split, `stream.forward(sink)`).
 //! It reads and writes `!I` frames (4-byte big-endian length, 8 MiB max, as
@@ -6,7 +6,7 @@
 //! beyond the `listening on` line, no shutdown handling.
 //!
 //! ```text
-//! cargo run --release --features tokio --example tokio_util_echo_server -- [--addr HOST:PORT]
+//! cargo run --release -p lenframe-cli --example tokio_util_echo_server -- [--addr HOST:PORT]
 //! ```
 
 use std::io::Write as _;
