@@ -164,47 +164,8 @@ pub fn example(name: &str) -> std::path::PathBuf {
     dir.join(name)
 }
 
-/// A running example server on a free loopback port (its stderr
-/// discarded), killed on drop.
-pub struct ExampleServer {
-    child: std::process::Child,
-    /// Where it listens, from its `listening on` line.
-    pub addr: std::net::SocketAddr,
-}
-
-impl ExampleServer {
-    /// Starts example `name` with `--addr 127.0.0.1:0` and `args`.
-    pub fn start(name: &str, args: &[&str]) -> ExampleServer {
-        use std::io::{BufRead, BufReader};
-        use std::process::{Command, Stdio};
-
-        let mut child = Command::new(example(name))
-            .args(["--addr", "127.0.0.1:0"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {line:?}"))
-            .parse()
-            .unwrap();
-        ExampleServer { child, addr }
-    }
-}
-
-impl Drop for ExampleServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+/// A running example server on a free loopback port, killed on drop.
+pub type ExampleServer = LoggedServer;
 
 /// Frames `alpha`, a 300-byte frame over the max of 8, `beta`, `gamma`,
 /// with the `!I` codec (`Oversize::Skip`) that reads them.
@@ -289,14 +250,17 @@ impl LoggedServer {
                     .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
-        let first = lines
-            .recv_timeout(PROCESS_TIMEOUT)
-            .expect("no 'listening on' line in time");
-        let addr = first
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("first line was {first:?}"))
-            .parse()
-            .unwrap();
+        let first = lines.recv_timeout(PROCESS_TIMEOUT);
+        let Some(addr) = first
+            .as_ref()
+            .ok()
+            .and_then(|line| line.strip_prefix("listening on ")?.parse().ok())
+        else {
+            // Killed here: there is no handle yet to kill it on drop.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("expected 'listening on ADDR' first, got {first:?}");
+        };
         LoggedServer {
             child,
             addr,
