@@ -118,7 +118,6 @@ fn serve(listener: TcpListener, codec: Codec, args: &Args) {
             );
             continue; // dropping `conn` closes it
         }
-        say(&format!("connected {peer}"));
         let (idle_timeout, place) = (args.idle_timeout, Arc::clone(&open));
         // Small stacks: a connection needs little, and 10,000 threads with
         // the default 2 MiB each would reserve 20 GB of address space.
@@ -132,7 +131,8 @@ fn serve(listener: TcpListener, codec: Codec, args: &Args) {
     }
 }
 
-/// Serves one connection, then says how it ended and frees its place.
+/// Serves one connection, saying when it starts and how it ended, and
+/// frees its place.
 fn connection(
     conn: TcpStream,
     peer: SocketAddr,
@@ -140,6 +140,7 @@ fn connection(
     idle_timeout: Option<Duration>,
     open: &AtomicUsize,
 ) {
+    say(&format!("connected {peer}"));
     let mut frames = 0;
     let end = match echo(conn, codec, idle_timeout, &mut frames) {
         Ok(()) => "peer closed",
