@@ -152,6 +152,89 @@ fn a_frame_larger_than_max_memory_is_still_echoed() {
     server.assert_serves();
 }
 
+/// A client that pipelines and never reads, with a per-connection budget
+/// far above `--max-memory`: the server stops reading it at the memory
+/// limit (passed by one frame at most, the frame it finishes), not at the
+/// connection's budget.
+#[test]
+fn max_memory_bounds_a_pipelining_client_under_a_larger_budget() {
+    let server = Server::start(&[
+        "--max-memory",
+        "1M",
+        "--conn-budget",
+        "64M",
+        "--threads",
+        "1",
+    ]);
+    let before = rss_bytes(server.child.id()).expect("VmRSS from /proc");
+    let greedy = small_buffer_client(server.addr);
+    greedy
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let wire = frames(768, 64 * 1024); // 48 MiB
+    let mut sent = 0;
+    while sent < wire.len() {
+        match (&greedy).write(&wire[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    let grew = rss_bytes(server.child.id())
+        .expect("VmRSS from /proc")
+        .saturating_sub(before);
+    assert!(
+        grew < 8 << 20,
+        "the server took {sent} bytes and grew by {grew} bytes under --max-memory 1M"
+    );
+    assert!(sent < 16 << 20, "the server took {sent} bytes");
+    // The others are still served once the greedy client goes.
+    drop(greedy);
+    server.assert_serves();
+}
+
+/// At `--max-memory`, a peer that goes silent in the middle of a large
+/// frame cannot keep the others from finishing theirs: after a second
+/// without a byte it gives its turn away, and another frame in progress is
+/// finished and echoed.
+#[test]
+fn a_silent_peer_mid_frame_does_not_hold_the_others_back() {
+    let server = Server::start(&["--max-memory", "1M", "--threads", "1"]);
+    // The other client's frame of 256 KiB: its first 64 KiB now.
+    let other = small_buffer_client(server.addr);
+    let wire = frames(1, 256 << 10);
+    (&other).write_all(&wire[..64 << 10]).unwrap();
+    thread::sleep(Duration::from_millis(200));
+    // 3 MiB of a 4 MiB frame fill the memory, then silence (the
+    // connection stays open).
+    let silent = small_buffer_client(server.addr);
+    silent
+        .set_write_timeout(Some(Duration::from_millis(500)))
+        .unwrap();
+    let big = frames(1, 4 << 20);
+    let mut sent = 0;
+    while sent < 3 << 20 {
+        match (&silent).write(&big[sent..3 << 20]) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    server.stderr_line("--max-memory");
+    // The rest of the other frame: finished and echoed all the same.
+    let start = Instant::now();
+    thread::scope(|s| {
+        s.spawn(|| (&other).write_all(&wire[64 << 10..]).unwrap());
+        expect_echo(&other, &wire);
+    });
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "echoed after {:?}",
+        start.elapsed()
+    );
+    drop(silent);
+}
+
 #[test]
 fn over_max_conns_is_refused_politely_with_one_line_and_counted() {
     let mut server = Server::start(&["--max-conns", "2"]);

@@ -130,8 +130,10 @@ pub struct Conn {
     /// `--max-memory` is reached, to find the end and free the memory.
     pub hung_up: bool,
     /// May read past `--max-memory` until its frame in progress is
-    /// complete (see the worker's `finish_one`).
+    /// complete, and no further (see the worker's `finish_one`).
     pub finishing: bool,
+    /// In the worker's list of connections paused by `--max-memory`.
+    pub starved: bool,
     pub paused: Paused,
     /// Frames and payload bytes whose echoes were written in full.
     pub frames: u64,
@@ -170,6 +172,7 @@ impl Conn {
             eof: false,
             hung_up: false,
             finishing: false,
+            starved: false,
             paused: Paused::No,
             frames: 0,
             bytes: 0,
@@ -203,9 +206,9 @@ impl Conn {
         !self.partial.is_empty() || !self.decoder.is_at_boundary()
     }
 
-    /// Bytes of the frame in progress held in this connection's buffer.
-    pub fn partial_len(&self) -> usize {
-        self.partial.len()
+    /// Bytes still to come before the frame in progress is complete.
+    pub fn still_needed(&self) -> usize {
+        self.decoder.needed(self.partial.len())
     }
 
     /// The server's hint for a connection stalled mid-frame, if the bytes
@@ -251,6 +254,11 @@ impl Conn {
             } else {
                 Paused::No
             };
+            if self.paused == Paused::Budget {
+                // Its own peer does not read: it cannot finish a frame for
+                // the others (the worker picks another).
+                self.finishing = false;
+            }
             if self.paused != Paused::No {
                 self.last_read = Instant::now();
                 // Not reading for a while: what it holds and does not use
@@ -259,7 +267,14 @@ impl Conn {
                 self.release_idle();
                 break;
             }
-            match (&self.stream).read(&mut scratch.read) {
+            // Finishing a frame past `--max-memory`: not a byte beyond it.
+            let room = if self.finishing {
+                let needed = self.decoder.needed(self.partial.len());
+                needed.clamp(1, scratch.read.len())
+            } else {
+                scratch.read.len()
+            };
+            match (&self.stream).read(&mut scratch.read[..room]) {
                 Ok(0) => self.end_of_input()?,
                 Ok(n) => {
                     self.last_read = Instant::now();

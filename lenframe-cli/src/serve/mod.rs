@@ -29,10 +29,12 @@
 //! * Over all connections, at most `--max-memory` bytes are buffered
 //!   (default: a quarter of the available memory); when that is reached,
 //!   no connection is read until memory frees, but for one per worker: the
-//!   one with the largest frame in progress reads on until that frame is
-//!   complete, so that memory can free (a frame larger than the budget is
-//!   still served) and a peer that gives up mid-frame is noticed. The
-//!   budget may thus be passed by up to one frame per worker. A peer that
+//!   one whose frame in progress needs the fewest bytes reads on until
+//!   that frame is complete, and not a byte further, so that memory can
+//!   free (a frame larger than the budget is still served) and a peer that
+//!   gives up mid-frame is noticed; one silent for a second gives its turn
+//!   to another. The budget may thus be passed by up to one frame per
+//!   worker. A peer that
 //!   has closed its side is read to its end. Connections stalled in the
 //!   middle of a frame hold their partial frame: use `--idle-timeout` to
 //!   free them.

@@ -28,6 +28,9 @@ const MEMORY_RETRY: Duration = Duration::from_millis(20);
 /// After this long stalled mid-frame, a connection whose header the other
 /// byte order explains gets one stderr line (it is not closed).
 const STALL_NOTICE: Duration = Duration::from_secs(2);
+/// A connection finishing its frame past `--max-memory` that receives
+/// nothing for this long gives its turn to another.
+const FINISH_STALL: Duration = Duration::from_secs(1);
 /// The token of a worker's waker (connections count up from 0).
 const WAKE: Token = Token(usize::MAX);
 
@@ -159,6 +162,9 @@ impl Worker {
             if !self.starved.is_empty() {
                 if self.shared.memory.has_room() {
                     for i in std::mem::take(&mut self.starved) {
+                        if let Some(Some(conn)) = self.conns.get_mut(i) {
+                            conn.starved = false;
+                        }
                         self.drive(i);
                     }
                 } else {
@@ -242,7 +248,10 @@ impl Worker {
             Ok(Status::Done) => self.close(i, Reason::PeerClosed),
             Ok(Status::Open) => {
                 if conn.paused == Paused::Memory {
-                    self.starved.push(i);
+                    if !conn.starved {
+                        conn.starved = true;
+                        self.starved.push(i);
+                    }
                     if !MEMORY_NOTED.swap(true, Ordering::Relaxed) {
                         shared.log.err(format!(
                             "lenframe serve: {} bytes buffered (--max-memory): reading paused until memory frees",
@@ -260,33 +269,47 @@ impl Worker {
         }
     }
 
-    /// Memory is full: lets the paused connection with the largest frame
-    /// in progress read on until that frame is complete, one connection
-    /// per worker at a time. Memory can then free (the frame is echoed),
-    /// and a peer that gave up is noticed (its close waits behind the
-    /// bytes it sent); every other connection waits. `--max-memory` may
-    /// thus be passed by up to one frame per worker.
+    /// Memory is full: lets one paused connection per worker read on until
+    /// its frame in progress is complete (and not a byte beyond it), the
+    /// one that needs the fewest bytes to get there. Memory can then free
+    /// (the frame is echoed), and a peer that gave up is noticed (its close
+    /// waits behind the bytes it sent); every other connection waits.
+    /// `--max-memory` may thus be passed by up to one frame per worker. A
+    /// finisher that receives nothing for `FINISH_STALL` gives its turn to
+    /// another (it waits in the list again).
     fn finish_one(&mut self) {
-        if let Some(i) = self.finisher {
-            if matches!(self.conns.get(i), Some(Some(c)) if c.finishing) {
-                return;
+        let mut passed_over = None;
+        if let Some(i) = self.finisher.take() {
+            if let Some(Some(conn)) = self.conns.get_mut(i) {
+                if conn.finishing && conn.last_read.elapsed() < FINISH_STALL {
+                    self.finisher = Some(i);
+                    return;
+                }
+                if conn.finishing {
+                    conn.finishing = false;
+                    conn.starved = true;
+                    self.starved.push(i);
+                    passed_over = Some(i);
+                }
             }
-            self.finisher = None;
         }
-        let largest = self
-            .starved
-            .iter()
-            .filter_map(|&i| {
-                let conn = self.conns.get(i)?.as_ref()?;
-                conn.is_mid_frame().then(|| (conn.partial_len(), i))
-            })
-            .max();
-        let Some((_, i)) = largest else {
+        let candidates = self.starved.iter().filter_map(|&i| {
+            let conn = self.conns.get(i)?.as_ref()?;
+            conn.is_mid_frame().then(|| (conn.still_needed(), i))
+        });
+        let next = candidates
+            .clone()
+            .filter(|&(_, i)| Some(i) != passed_over)
+            .min()
+            .or_else(|| candidates.min());
+        let Some((_, i)) = next else {
             return;
         };
         self.starved.retain(|&j| j != i);
         if let Some(Some(conn)) = self.conns.get_mut(i) {
+            conn.starved = false;
             conn.finishing = true;
+            conn.last_read = Instant::now();
         }
         self.finisher = Some(i);
         self.drive(i);
