@@ -187,8 +187,11 @@ impl Wire {
 fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     let stream = TcpStream::connect(addr).map_err(|e| format!("connect {addr}: {e}"))?;
     stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    // A server that stops reading (or answering) fails the run after
+    // STALL, in either direction.
     stream
         .set_read_timeout(Some(STALL))
+        .and_then(|()| stream.set_write_timeout(Some(STALL)))
         .map_err(|e| e.to_string())?;
     Ok(stream)
 }
