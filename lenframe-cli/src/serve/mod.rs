@@ -64,7 +64,7 @@ mod shared;
 mod udp;
 mod worker;
 
-use std::io;
+use std::io::{self, Write};
 use std::net::{TcpListener as StdListener, ToSocketAddrs};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -107,24 +107,25 @@ pub fn run(config: Config) -> ExitCode {
     let shared = Arc::new(Shared::new(config, log));
     let log = &shared.log;
     let result = serve(&shared);
-    let dropped = log.dropped();
-    if dropped > 0 {
-        log.err(format!(
-            "lenframe serve: {dropped} log lines dropped (stdout or stderr blocked)"
-        ));
-    }
-    match result {
+    let exit = match result {
         Ok(()) => {
             log.out(shared.summary());
-            log.sync(LAST_LINES);
             ExitCode::SUCCESS
         }
         Err(message) => {
             log.err(format!("lenframe serve: {message}"));
-            log.sync(LAST_LINES);
             ExitCode::FAILURE
         }
+    };
+    log.sync(LAST_LINES);
+    // Straight to stderr: the queue that dropped them may still be full.
+    let dropped = log.dropped();
+    if dropped > 0 {
+        let line =
+            format!("lenframe serve: {dropped} log lines dropped (stdout or stderr blocked)");
+        let _ = writeln!(io::stderr(), "{line}");
     }
+    exit
 }
 
 /// A TCP listener on the first address `addr` resolves to that can be
