@@ -477,24 +477,59 @@ fn over_max_conns_a_connection_is_refused_with_one_line() {
 fn restart_on_the_same_port_right_away() {
     let first = start(&[]);
     let addr = first.addr.to_string();
-    // A connection closed by the server side leaves the port in TIME_WAIT.
+    // A connection still open when the server goes: the server's side
+    // closes first, so its port is left in FIN_WAIT/TIME_WAIT, which only
+    // SO_REUSEADDR (std sets it on Unix) lets the next server bind past.
+    let open = first.connect();
     assert_serves(&first, Codec::default());
     drop(first);
+    let mut buf = [0u8; 1];
+    assert_eq!((&open).read(&mut buf).unwrap_or(0), 0, "the server closed");
     let mut cmd = Command::new(example("echo_server"));
     cmd.args(["--addr", &addr]);
     let second = LoggedServer::spawn(cmd);
     assert_eq!(second.addr.to_string(), addr);
     assert_serves(&second, Codec::default());
+    drop(open);
 }
 
 #[test]
 fn a_closed_stdout_does_not_stop_the_server() {
-    // ExampleServer closes the server's stdout after the first line.
-    let server = ExampleServer::start("echo_server", &[]);
+    // Its stdout is closed after the first line: every connected line
+    // after that fails to print.
+    let mut child = Command::new(example("echo_server"))
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut first,
+    )
+    .unwrap();
+    let server = Killed(child);
+    let addr: std::net::SocketAddr = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .parse()
+        .unwrap();
     for i in 0..20 {
-        let mut framed = Framed::new(TcpStream::connect(server.addr).unwrap());
+        let mut framed = Framed::new(TcpStream::connect(addr).unwrap());
         framed.send(format!("{i}")).unwrap();
         assert_eq!(framed.recv().unwrap().unwrap(), format!("{i}"));
+    }
+    drop(server);
+}
+
+/// A child process killed on drop (also when a test fails).
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 

@@ -397,14 +397,20 @@ fn idle_timeout_closes_a_peer_stalled_mid_frame() {
 fn restart_on_the_same_port_right_away() {
     let first = Server::start(&[]);
     let addr = first.addr.to_string();
-    // Leave a connection behind so the port has TIME_WAIT state.
+    // A connection still open when the server goes: the server's side
+    // closes first, so its port is left in FIN_WAIT/TIME_WAIT, which only
+    // SO_REUSEADDR lets the next server bind past.
+    let open = first.connect();
     first.assert_serves();
     drop(first);
+    let mut buf = [0u8; 1];
+    assert_eq!((&open).read(&mut buf).unwrap_or(0), 0, "the server closed");
     let mut cmd = common::lenframe();
     cmd.args(["serve", "--addr", &addr]);
     let second = Server::spawn(cmd);
     assert_eq!(second.addr.to_string(), addr);
     second.assert_serves();
+    drop(open);
 }
 
 #[test]
