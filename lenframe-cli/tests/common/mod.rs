@@ -218,6 +218,17 @@ impl Server {
         self.signal("-TERM");
     }
 
+    /// Freezes the server (SIGSTOP): the kernel alone answers its
+    /// listening socket, as it does for a server too busy to accept.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a frozen server run again (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
     fn signal(&self, which: &str) {
         let ok = Command::new("kill")
             .args([which, &self.child.id().to_string()])
