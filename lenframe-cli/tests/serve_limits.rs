@@ -368,7 +368,8 @@ fn a_thousand_stalled_max_size_headers_keep_rss_bounded() {
 /// `net.core.somaxconn`). Frozen, it accepts nothing: every connection
 /// that completes its handshake waits in that queue, and one that does not
 /// fit has its SYN dropped (its connect would wait a second for the retry).
-/// A backlog of 128, the common default, fails here at the 130th.
+/// A backlog of 128, the common default, fails here at the 130th
+/// connection (index 129).
 #[test]
 fn the_listen_backlog_holds_thousands_while_the_server_cannot_accept() {
     let somaxconn = sysctl_max("/proc/sys/net/core/somaxconn");
@@ -377,8 +378,8 @@ fn the_listen_backlog_holds_thousands_while_the_server_cannot_accept() {
     let have = rlimit::increase_nofile_limit(need).unwrap_or(0);
     if somaxconn < 4096 || have < need {
         eprintln!(
-            "SKIPPED: net.core.somaxconn is {somaxconn} (4096 needed) and RLIMIT_NOFILE \
-             allows {have} descriptors ({need} needed)"
+            "SKIPPED: needs net.core.somaxconn >= 4096 (it is {somaxconn}) and \
+             {need} descriptors (RLIMIT_NOFILE allows {have})"
         );
         return;
     }
