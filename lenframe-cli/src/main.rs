@@ -193,6 +193,7 @@ fn serve_config(args: ServeArgs) -> Result<serve::Config, String> {
         conn_budget: args.conn_budget,
         max_memory: args.max_memory,
         threads: args.threads,
+        json: false,
     })
 }
 

@@ -29,6 +29,8 @@ pub struct Config {
     pub max_memory: usize,
     /// Worker threads (event loops).
     pub threads: usize,
+    /// `--json`: stdout lines are JSON objects, one per line.
+    pub json: bool,
 }
 
 /// The same state used by every thread.
