@@ -149,6 +149,11 @@ pub struct Conn {
     held: usize,
     /// The echo of a frame is the frame itself (see [`echo_is_input`]).
     identity: bool,
+    /// Shutting down ([`Conn::begin_close`]): no new frames; what the peer
+    /// sends is read and dropped while the echoes already made go out.
+    pub closing: bool,
+    /// Our side is shut down for writing (FIN sent after the last echo).
+    write_shut: bool,
 }
 
 /// Frames and payload bytes echoed by one batch.
@@ -182,6 +187,42 @@ impl Conn {
             stall_noted: false,
             held: 0,
             identity: echo_is_input(&codec),
+            closing: false,
+            write_shut: false,
+        }
+    }
+
+    /// Shutdown: takes no new frame (the incomplete one is dropped, its
+    /// echo was never counted); from now on [`Conn::drive`] delivers the
+    /// echoes already made, then shuts down the write side, and reads and
+    /// drops what the peer still sends until it closes: a close with
+    /// unread bytes would send an RST, and an RST destroys the echoes
+    /// still in flight to the peer.
+    pub fn begin_close(&mut self) {
+        self.closing = true;
+        self.finishing = false;
+        self.partial = Vec::new();
+        self.readable = true;
+        self.last_read = Instant::now();
+    }
+
+    /// Shutting down, every echo is written and the peer has sent nothing
+    /// for `quiet`: it can be closed without an RST (nothing unread).
+    pub fn is_lingering_quietly(&self, quiet: std::time::Duration) -> bool {
+        self.closing && self.write_shut && self.last_read.elapsed() >= quiet
+    }
+
+    /// Reads and drops what the peer has sent (at most `limit` bytes), so
+    /// that the close that follows sends a FIN, not an RST.
+    pub fn discard_input(&mut self, scratch: &mut Scratch, limit: usize) {
+        let mut dropped = 0;
+        while dropped < limit {
+            match (&self.stream).read(&mut scratch.read) {
+                Ok(0) => break,
+                Ok(n) => dropped += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
         }
     }
 
@@ -190,15 +231,13 @@ impl Conn {
         self.out.len() - self.sent
     }
 
-    /// Nothing to write, nothing more to read now: at shutdown, the
-    /// connection can be closed without losing an echo.
-    pub fn is_quiet(&self) -> bool {
-        self.pending() == 0 && (!self.readable || self.eof)
-    }
-
     /// In the middle of a frame, waiting for the peer to send the rest.
     pub fn is_stalled(&self) -> bool {
-        !self.readable && !self.eof && self.paused == Paused::No && self.is_mid_frame()
+        !self.closing
+            && !self.readable
+            && !self.eof
+            && self.paused == Paused::No
+            && self.is_mid_frame()
     }
 
     /// Part of a frame has been read, not the whole.
@@ -244,6 +283,9 @@ impl Conn {
     ) -> Result<Status, String> {
         loop {
             self.flush()?;
+            if self.closing {
+                return Ok(self.linger(scratch));
+            }
             if !self.readable || self.eof {
                 break;
             }
@@ -298,6 +340,31 @@ impl Conn {
         } else {
             Status::Open
         })
+    }
+
+    /// Shutting down (see [`Conn::begin_close`]): once every echo is out,
+    /// shuts down the write side; reads and drops input until the socket
+    /// would block. Done when the peer has closed too (or reset).
+    fn linger(&mut self, scratch: &mut Scratch) -> Status {
+        if self.pending() == 0 && !self.write_shut {
+            let _ = self.stream.shutdown(std::net::Shutdown::Write);
+            self.write_shut = true;
+        }
+        while self.readable && !self.eof {
+            match (&self.stream).read(&mut scratch.read) {
+                Ok(0) => self.eof = true,
+                Ok(_) => self.last_read = Instant::now(),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // Reset: nothing more can be delivered.
+                Err(_) => return Status::Done,
+            }
+        }
+        if self.eof && self.write_shut {
+            Status::Done
+        } else {
+            Status::Open
+        }
     }
 
     /// The peer closed its side: fine between frames, an error inside one.

@@ -52,9 +52,21 @@
 //! stdout: `listening on ADDR`, then `limits: ...`, then one line per
 //! `connected PEER` and `disconnected PEER: N frames, B bytes echoed
 //! (REASON)`, and at shutdown the summary. A closed stdout never stops the
-//! server. SIGINT or SIGTERM: stop accepting, deliver the echoes of frames
-//! already received, close every connection, print the summary, exit 0,
-//! all within 2 seconds.
+//! server.
+//!
+//! # Shutdown
+//!
+//! SIGINT or SIGTERM: stop accepting and take no new frame (a frame still
+//! incomplete is dropped, uncounted); deliver every echo already made,
+//! then half-close (FIN); read and drop what each peer still sends (a
+//! client blocked in a long write gets unblocked and can read its echoes)
+//! until it closes, or is quiet for 0.3 s with every echo out, as nginx's
+//! lingering close does. A socket closed with unread bytes would send an
+//! RST, and an RST destroys the echoes still in flight to the peer. 1.5 s
+//! after the signal whatever is left is closed (input read and dropped
+//! first); the summary follows and the process exits 0 within 2 seconds
+//! of the signal. The summary counts the frames whose echoes were written
+//! in full, which is what the clients that read to the end receive.
 
 mod accept;
 mod conn;

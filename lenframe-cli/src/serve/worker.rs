@@ -20,9 +20,18 @@ use super::shared::Shared;
 
 /// Bytes one `read()` may bring in.
 const READ_SIZE: usize = 256 * 1024;
-/// How long workers deliver echoes after a shutdown signal before they
-/// close what is left (the summary follows within 2 s of the signal).
+/// How long workers deliver echoes and linger after a shutdown signal
+/// before they close what is left (the summary follows within 2 s of the
+/// signal).
 const DRAIN: Duration = Duration::from_millis(1500);
+/// At shutdown, a connection whose echoes are all out and whose peer has
+/// sent nothing for this long is closed without waiting for its EOF.
+const LINGER_QUIET: Duration = Duration::from_millis(300);
+/// How often a worker looks at its lingering connections at shutdown.
+const LINGER_CHECK: Duration = Duration::from_millis(25);
+/// At most this much input is read and dropped from one connection just
+/// before a forced close (so that the close sends a FIN, not an RST).
+const LAST_DISCARD: usize = 16 << 20;
 /// How often a worker retries connections paused by `--max-memory`.
 const MEMORY_RETRY: Duration = Duration::from_millis(20);
 /// After this long stalled mid-frame, a connection whose header the other
@@ -175,8 +184,11 @@ impl Worker {
                 self.sweep(now);
             }
             if let Some(deadline) = self.draining {
-                if self.load.load(Ordering::Relaxed) == 0 || now >= deadline {
+                if now >= deadline {
                     self.close_all(Reason::Shutdown);
+                }
+                self.close_quiet();
+                if self.load.load(Ordering::Relaxed) == 0 {
                     return;
                 }
             }
@@ -188,7 +200,7 @@ impl Worker {
         let now = Instant::now();
         let mut until = self.next_sweep;
         if let Some(deadline) = self.draining {
-            until = until.min(deadline);
+            until = until.min(deadline).min(now + LINGER_CHECK);
         }
         let wait = until.saturating_duration_since(now);
         if self.starved.is_empty() {
@@ -204,12 +216,12 @@ impl Worker {
                 Msg::Conn(stream, peer) => self.add(stream, peer),
                 Msg::Shutdown => {
                     self.draining = Some(Instant::now() + DRAIN);
-                    // Read what is there, deliver, close the quiet ones.
+                    self.starved.clear();
+                    self.finisher = None;
+                    // No new frames; deliver, half-close, linger.
                     for i in 0..self.conns.len() {
-                        if self.conns[i].is_some() {
-                            if let Some(conn) = self.conns[i].as_mut() {
-                                conn.readable = true;
-                            }
+                        if let Some(conn) = self.conns[i].as_mut() {
+                            conn.begin_close();
                             self.drive(i);
                         }
                     }
@@ -233,7 +245,11 @@ impl Worker {
             self.conns[i] = Some(Conn::new(stream, peer, self.shared.config.codec));
             return self.close(i, Reason::Error);
         }
-        self.conns[i] = Some(Conn::new(stream, peer, self.shared.config.codec));
+        let mut conn = Conn::new(stream, peer, self.shared.config.codec);
+        if self.draining.is_some() {
+            conn.begin_close();
+        }
+        self.conns[i] = Some(conn);
         self.drive(i);
     }
 
@@ -245,6 +261,7 @@ impl Worker {
         let shared = &*self.shared;
         let result = conn.drive(&mut self.scratch, &shared.memory, shared.config.conn_budget);
         match result {
+            Ok(Status::Done) if conn.closing => self.close(i, Reason::Shutdown),
             Ok(Status::Done) => self.close(i, Reason::PeerClosed),
             Ok(Status::Open) => {
                 if conn.paused == Paused::Memory {
@@ -258,8 +275,6 @@ impl Worker {
                             shared.memory.used()
                         ));
                     }
-                } else if self.draining.is_some() && conn.is_quiet() {
-                    self.close(i, Reason::Shutdown);
                 }
             }
             Err(message) => {
@@ -352,9 +367,25 @@ impl Worker {
         }
     }
 
+    /// At shutdown: closes the connections whose echoes are all out and
+    /// whose peers have gone quiet (nothing unread: the close sends a FIN).
+    fn close_quiet(&mut self) {
+        for i in 0..self.conns.len() {
+            if let Some(conn) = self.conns[i].as_ref() {
+                if conn.is_lingering_quietly(LINGER_QUIET) {
+                    self.close(i, Reason::Shutdown);
+                }
+            }
+        }
+    }
+
+    /// The shutdown deadline: closes every connection, each after reading
+    /// and dropping what its peer has sent (a close with unread bytes
+    /// would send an RST, destroying echoes still in flight).
     fn close_all(&mut self, reason: Reason) {
         for i in 0..self.conns.len() {
-            if self.conns[i].is_some() {
+            if let Some(conn) = self.conns[i].as_mut() {
+                conn.discard_input(&mut self.scratch, LAST_DISCARD);
                 self.close(i, reason);
             }
         }
