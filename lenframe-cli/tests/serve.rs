@@ -452,3 +452,37 @@ fn nonsensical_flags_exit_2_with_one_line() {
         assert!(line.ends_with(" (try --help)"), "{args:?}: {line}");
     }
 }
+
+#[test]
+fn idle_timeouts_close_each_stalled_peer_within_a_tenth_of_its_time() {
+    // Stalls that start at staggered moments: a server that looks for them
+    // only every quarter of the timeout closes some of them up to 0.5 s late.
+    let server = Server::start(&["--idle-timeout", "2"]);
+    let due = Duration::from_secs(2);
+    let slack = due / 10 + Duration::from_millis(100);
+    let lateness: Vec<Duration> = thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                thread::sleep(Duration::from_millis(60));
+                let s = server.connect();
+                scope.spawn(move || {
+                    (&s).write_all(&[0, 0, 1]).unwrap();
+                    let stalled = Instant::now();
+                    let mut buf = [0u8; 1];
+                    let n = (&s).read(&mut buf);
+                    let took = stalled.elapsed();
+                    assert!(matches!(n, Ok(0)), "stall {i}: {n:?} after {took:?}");
+                    assert!(took >= due, "stall {i} closed early, after {took:?}");
+                    took - due
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (i, late) in lateness.iter().enumerate() {
+        assert!(
+            *late <= slack,
+            "stall {i} was closed {late:?} late (at most {slack:?}); all: {lateness:?}"
+        );
+    }
+}
