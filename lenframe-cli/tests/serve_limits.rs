@@ -96,45 +96,83 @@ fn past_its_budget_a_connection_is_not_read_until_the_client_reads() {
 }
 
 #[test]
-fn at_max_memory_reading_stops_until_memory_frees() {
+fn at_max_memory_the_holder_waits_and_the_others_are_served() {
     let server = Server::start(&["--max-memory", "1048576"]);
-    // A sends what it can of a 4 MiB frame: the server buffers it, over
-    // its global budget of 1 MiB, then stops reading.
+    // A sends 3 MiB of a 4 MiB frame: the server buffers them, over its
+    // global budget of 1 MiB.
     let hog = small_buffer_client(server.addr);
-    hog.set_write_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
     let big = frames(1, 4 << 20);
-    let mut sent = 0;
-    while sent < 3 << 20 {
-        match (&hog).write(&big[sent..3 << 20]) {
-            Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) => panic!("write: {e}"),
-        }
-    }
+    let sent = write_until_blocked(&hog, &big[..3 << 20], Duration::from_millis(300));
     assert!(sent > 0);
     let noted = server.stderr_line("--max-memory");
     assert!(
         noted.contains("reading paused until memory frees"),
         "{noted}"
     );
-    // B's frames are not read while memory is full...
+    // B holds nothing: its frames are read and echoed all the same, while
+    // A holds the memory.
     let other = small_buffer_client(server.addr);
     let wire = frames(100, 16);
     (&other).write_all(&wire).unwrap();
-    other
-        .set_read_timeout(Some(Duration::from_millis(300)))
-        .unwrap();
-    let mut buf = [0u8; 1];
-    let early = (&other).read(&mut buf);
-    assert!(
-        matches!(&early, Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut)),
-        "echoed while memory was full: {early:?}"
-    );
-    // ...and are once A's buffer is freed.
-    drop(hog);
-    other.set_read_timeout(Some(TIMEOUT)).unwrap();
     expect_echo(&other, &wire);
+    // Once A is gone, memory frees.
+    drop(hog);
+    server.assert_serves();
+}
+
+/// Writes `wire` until a write blocks for `patience`; returns the bytes
+/// the socket took.
+fn write_until_blocked(s: &TcpStream, wire: &[u8], patience: Duration) -> usize {
+    s.set_write_timeout(Some(patience)).unwrap();
+    let mut sent = 0;
+    while sent < wire.len() {
+        match (&*s).write(&wire[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    sent
+}
+
+/// Half the clients pipeline and never read; they fill `--max-memory`.
+/// The clients that read their echoes are all served to the end.
+#[test]
+fn at_max_memory_clients_that_read_are_served_while_others_never_read() {
+    let server = Server::start(&["--max-memory", "8M"]);
+    let hogs: Vec<TcpStream> = (0..10).map(|_| server.connect()).collect();
+    let flood = frames(1024, 64 << 10); // 64 MiB each, far past the memory
+    thread::scope(|scope| {
+        for hog in &hogs {
+            let flood = &flood;
+            scope.spawn(move || write_until_blocked(hog, flood, Duration::from_millis(500)));
+        }
+    });
+    server.stderr_line("--max-memory");
+    let readers: Vec<TcpStream> = (0..10).map(|_| server.connect()).collect();
+    let wire = frames(2_000, 1024);
+    let start = Instant::now();
+    thread::scope(|scope| {
+        for (i, reader) in readers.iter().enumerate() {
+            let wire = &wire;
+            scope.spawn(move || {
+                reader
+                    .set_read_timeout(Some(Duration::from_secs(10)))
+                    .unwrap();
+                thread::scope(|inner| {
+                    inner.spawn(|| (&*reader).write_all(wire).unwrap());
+                    let mut got = vec![0u8; wire.len()];
+                    if let Err(e) = (&*reader).read_exact(&mut got) {
+                        panic!("reading client {i} was not served: {e}");
+                    }
+                    assert!(got == *wire, "reading client {i}: wrong echoes");
+                });
+            });
+        }
+    });
+    eprintln!("10 reading clients served in {:?}", start.elapsed());
+    drop(hogs);
+    server.assert_serves();
 }
 
 #[test]

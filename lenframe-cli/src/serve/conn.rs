@@ -81,6 +81,12 @@ impl Memory {
         self.used.load(Ordering::Relaxed)
     }
 
+    /// What each of `open` connections may hold once the budget is
+    /// reached: an equal part of it.
+    pub fn fair_share(&self, open: usize) -> usize {
+        self.max / open.max(1)
+    }
+
     fn adjust(&self, was: usize, now: usize) {
         if now > was {
             self.used.fetch_add(now - was, Ordering::Relaxed);
@@ -106,7 +112,8 @@ pub enum Paused {
     No,
     /// `--conn-budget` of echoes pending: waits for the peer to read.
     Budget,
-    /// `--max-memory` reached: waits for memory to free.
+    /// `--max-memory` reached and this connection holds its share of it:
+    /// waits for memory to free (or for its peer to read its echoes).
     Memory,
 }
 
@@ -260,17 +267,24 @@ impl Conn {
         )
     }
 
+    /// Buffer capacity this connection holds (counted in [`Memory`]).
+    pub fn held(&self) -> usize {
+        self.held
+    }
+
     /// Reads, decodes, echoes and writes until the socket would block, the
-    /// peer has closed and every echo is out, or a budget says stop. An
-    /// error is the message for the one stderr line (the connection is
-    /// done for).
+    /// peer has closed and every echo is out, or a budget says stop: its
+    /// own `budget` of pending echoes, or `--max-memory` once it holds its
+    /// `share` of it. An error is the message for the one stderr line (the
+    /// connection is done for).
     pub fn drive(
         &mut self,
         scratch: &mut Scratch,
         memory: &Memory,
         budget: usize,
+        share: usize,
     ) -> Result<Status, String> {
-        let result = self.run(scratch, memory, budget);
+        let result = self.run(scratch, memory, budget, share);
         self.account(memory);
         result
     }
@@ -280,6 +294,7 @@ impl Conn {
         scratch: &mut Scratch,
         memory: &Memory,
         budget: usize,
+        share: usize,
     ) -> Result<Status, String> {
         loop {
             self.flush()?;
@@ -289,9 +304,18 @@ impl Conn {
             if !self.readable || self.eof {
                 break;
             }
+            // Memory is full: a connection that holds less than its share
+            // reads on, up to its share (those that hold the memory wait).
+            let mut limit = scratch.read.len();
+            let full = !memory.has_room() && !self.hung_up && !self.finishing;
+            if full {
+                self.release_idle();
+                self.account(memory);
+                limit = limit.min(share.saturating_sub(self.held));
+            }
             self.paused = if self.pending() >= budget {
                 Paused::Budget
-            } else if !memory.has_room() && !self.hung_up && !self.finishing {
+            } else if limit == 0 {
                 Paused::Memory
             } else {
                 Paused::No
@@ -314,7 +338,7 @@ impl Conn {
                 let needed = self.decoder.needed(self.partial.len());
                 needed.clamp(1, scratch.read.len())
             } else {
-                scratch.read.len()
+                limit
             };
             match (&self.stream).read(&mut scratch.read[..room]) {
                 Ok(0) => self.end_of_input()?,

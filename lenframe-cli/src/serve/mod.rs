@@ -26,18 +26,21 @@
 //!   budget the server **stops reading that connection** until the peer
 //!   reads its echoes: the peer's writes then block (TCP flow control);
 //!   nothing more is buffered.
-//! * Over all connections, at most `--max-memory` bytes are buffered
-//!   (default: a quarter of the available memory); when that is reached,
-//!   no connection is read until memory frees, but for one per worker: the
-//!   one whose frame in progress needs the fewest bytes reads on until
-//!   that frame is complete, and not a byte further, so that memory can
-//!   free (a frame larger than the budget is still served) and a peer that
-//!   gives up mid-frame is noticed; one silent for a second gives its turn
-//!   to another. The budget may thus be passed by up to one frame per
-//!   worker. A peer that
-//!   has closed its side is read to its end. Connections stalled in the
-//!   middle of a frame hold their partial frame: use `--idle-timeout` to
-//!   free them.
+//! * Over all connections, `--max-memory` bytes are buffered (default: a
+//!   quarter of the available memory) before the server holds back the
+//!   connections that hold the memory: once it is reached, a connection
+//!   that holds its fair share (`--max-memory` / open connections) or more
+//!   is not read until memory frees or its own peer reads its echoes;
+//!   the others read on, up to their share. So clients that never read
+//!   cannot stall those that do, and the bound is soft: at most about
+//!   twice `--max-memory` (the budget plus a share each). A frame larger
+//!   than a share is still served: one paused connection per worker, the
+//!   one whose frame in progress needs the fewest bytes, reads on until
+//!   that frame is complete, and not a byte further (one silent for a
+//!   second gives its turn to another), so a peer that gives up mid-frame
+//!   is noticed too. A peer that has closed its side is read to its end.
+//!   Connections stalled in the middle of a frame hold their partial
+//!   frame: use `--idle-timeout` to free them.
 //! * At most `--max-conns` connections are served at once (default: the
 //!   open-file limit less a reserve, printed on the `limits:` line). Others
 //!   are accepted and closed at once, with one stderr line each; so are

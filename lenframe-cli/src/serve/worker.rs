@@ -175,16 +175,7 @@ impl Worker {
             }
             let now = Instant::now();
             if !self.starved.is_empty() {
-                if self.shared.memory.has_room() {
-                    for i in std::mem::take(&mut self.starved) {
-                        if let Some(Some(conn)) = self.conns.get_mut(i) {
-                            conn.starved = false;
-                        }
-                        self.drive(i);
-                    }
-                } else {
-                    self.finish_one();
-                }
+                self.retry_starved();
             }
             if now >= self.next_sweep {
                 self.sweep(now);
@@ -265,7 +256,15 @@ impl Worker {
             return;
         };
         let shared = &*self.shared;
-        let result = conn.drive(&mut self.scratch, &shared.memory, shared.config.conn_budget);
+        let share = shared
+            .memory
+            .fair_share(shared.open.load(Ordering::Relaxed));
+        let result = conn.drive(
+            &mut self.scratch,
+            &shared.memory,
+            shared.config.conn_budget,
+            share,
+        );
         match result {
             Ok(Status::Done) if conn.closing => self.close(i, Reason::Shutdown),
             Ok(Status::Done) => self.close(i, Reason::PeerClosed),
@@ -287,6 +286,33 @@ impl Worker {
                 shared.log.err(format!("{}: {message}", conn.peer));
                 self.close(i, Reason::Error);
             }
+        }
+    }
+
+    /// Drives again the connections paused by `--max-memory` that may read
+    /// now: all of them when memory has room, else those under their fair
+    /// share (it grows as connections close); then lets one finish its
+    /// frame in progress if memory is still full.
+    fn retry_starved(&mut self) {
+        let memory = &self.shared.memory;
+        let room = memory.has_room();
+        let share = memory.fair_share(self.shared.open.load(Ordering::Relaxed));
+        let mut waiting = std::mem::take(&mut self.starved);
+        waiting.retain(|&i| match self.conns.get_mut(i) {
+            Some(Some(conn)) if conn.starved => {
+                let go = room || conn.held() < share;
+                conn.starved = !go;
+                !go
+            }
+            _ => false,
+        });
+        let ready: Vec<usize> = std::mem::take(&mut self.starved);
+        self.starved = waiting;
+        for i in ready {
+            self.drive(i);
+        }
+        if !self.shared.memory.has_room() {
+            self.finish_one();
         }
     }
 
