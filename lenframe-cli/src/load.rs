@@ -4,11 +4,29 @@
 //! checking every echoed byte; or ping-pong (one frame in flight per
 //! connection) with round-trip times. Blocking std I/O only, so it
 //! measures the servers, not a runtime.
+//!
+//! Latency goes into one `hdrhistogram` per connection (nanoseconds, 3
+//! significant figures), merged at the end:
+//!
+//! * ping-pong: every round trip, from the write of a frame to the last
+//!   byte of its echo;
+//! * pipelined: one sample per write (up to [`CHUNK`] bytes). Before each
+//!   write the writer sends the reader a [`Mark`] (the stream offset where
+//!   the write ends, and the instant) over a channel; when the checked
+//!   echoes pass that offset, the reader records now − instant. The mark
+//!   goes out before the bytes do, so the reader always finds it in the
+//!   channel by the time it needs it; it costs one `Instant::now()` and
+//!   one channel message per 64 KiB on each side.
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
 use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use serde_json::{json, Value};
 
 /// How long a read may wait before the run counts as failed.
 const STALL: Duration = Duration::from_secs(30);
@@ -29,9 +47,22 @@ pub struct Plan {
     pub ping_pong: bool,
 }
 
-/// Runs `plan`: every echo is checked. An error is the message for the one
-/// stderr line.
-pub fn run(plan: &Plan) -> Result<Report, String> {
+impl Plan {
+    /// Frames sent and checked over all connections.
+    pub fn total_frames(&self) -> u64 {
+        self.frames.saturating_mul(self.conns as u64)
+    }
+
+    /// Bytes of one frame on the wire: the 4-byte header and the payload.
+    pub fn frame_len(&self) -> u64 {
+        4 + self.size as u64
+    }
+}
+
+/// Runs `plan`: every echo is checked, and `checked` counts the bytes
+/// checked so far (for a progress bar). An error is the message for the
+/// one stderr line.
+pub fn run(plan: &Plan, checked: &AtomicU64) -> Result<Report, String> {
     let size = u32::try_from(plan.size).map_err(|_| {
         format!(
             "--size {}: a !I header says at most {}",
@@ -40,9 +71,9 @@ pub fn run(plan: &Plan) -> Result<Report, String> {
         )
     })?;
     if plan.ping_pong {
-        ping_pong(plan.addr, plan.conns, plan.frames, size)
+        ping_pong(plan.addr, plan.conns, plan.frames, size, checked)
     } else {
-        pipelined(plan.addr, plan.conns, plan.frames, size)
+        pipelined(plan.addr, plan.conns, plan.frames, size, checked)
     }
 }
 
@@ -52,8 +83,21 @@ pub struct Report {
     pub frames: u64,
     /// From the first connect to the last echo checked.
     pub elapsed: Duration,
-    /// Round trips (ping-pong only), sorted.
-    pub rtts: Vec<Duration>,
+    /// Nanoseconds: every round trip (ping-pong), or from every write to
+    /// the echo of its last byte (pipelined).
+    pub latency: Histogram<u64>,
+}
+
+/// The latency figures of a run, in nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub struct Percentiles {
+    pub p50: u64,
+    pub p90: u64,
+    pub p99: u64,
+    pub p999: u64,
+    pub max: u64,
+    /// How many samples they come from.
+    pub samples: u64,
 }
 
 impl Report {
@@ -65,62 +109,117 @@ impl Report {
             size,
             ..
         } = plan;
+        let p = self.percentiles();
+        let latency = format!(
+            "p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us",
+            micros(p.p50),
+            micros(p.p90),
+            micros(p.p99),
+            micros(p.p999),
+            micros(p.max),
+        );
         if plan.ping_pong {
             format!(
-                "{conns} x {frames} round trips of {size} B: {:.0} frames/s, p50 {:.1} us, p99 {:.1} us",
+                "{conns} x {frames} round trips of {size} B: {:.0} frames/s, {latency}",
                 self.frames_per_sec(),
-                micros(self.percentile(50.0)),
-                micros(self.percentile(99.0)),
             )
         } else {
             format!(
-                "{conns} x {frames} frames of {size} B pipelined, every echo checked: {:.0} frames/s in {:.3} s",
+                "{conns} x {frames} frames of {size} B pipelined, every echo checked: {:.0} frames/s in {:.3} s, latency {latency}",
                 self.frames_per_sec(),
                 self.elapsed.as_secs_f64(),
             )
         }
     }
 
-    /// The same figures as one JSON object (`p50_us`/`p99_us` are `null`
-    /// when pipelined).
-    pub fn json(&self, plan: &Plan) -> String {
-        let (mode, p50, p99) = if plan.ping_pong {
-            (
-                "pingpong",
-                format!("{:.3}", micros(self.percentile(50.0))),
-                format!("{:.3}", micros(self.percentile(99.0))),
-            )
-        } else {
-            ("pipelined", "null".into(), "null".into())
-        };
-        format!(
-            "{{\"mode\":\"{mode}\",\"conns\":{},\"frames\":{},\"size\":{},\"frames_echoed\":{},\
-             \"elapsed_secs\":{:.6},\"frames_per_sec\":{:.1},\"p50_us\":{p50},\"p99_us\":{p99}}}",
-            plan.conns,
-            plan.frames,
-            plan.size,
-            self.frames,
-            self.elapsed.as_secs_f64(),
-            self.frames_per_sec(),
-        )
+    /// The same figures as one JSON object, `"event": "load"` (see
+    /// `lenframe --help`).
+    pub fn json(&self, plan: &Plan) -> Value {
+        let p = self.percentiles();
+        json!({
+            "event": "load",
+            "mode": if plan.ping_pong { "pingpong" } else { "pipelined" },
+            "conns": plan.conns,
+            "frames": plan.frames,
+            "size": plan.size,
+            "frames_echoed": self.frames,
+            "elapsed_secs": rounded(self.elapsed.as_secs_f64(), 1e6),
+            "frames_per_sec": rounded(self.frames_per_sec(), 10.0),
+            "latency_samples": p.samples,
+            "p50_us": micros(p.p50),
+            "p90_us": micros(p.p90),
+            "p99_us": micros(p.p99),
+            "p999_us": micros(p.p999),
+            "max_us": micros(p.max),
+        })
     }
 
     pub fn frames_per_sec(&self) -> f64 {
         self.frames as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 
-    /// The `p`-th percentile round trip (0..=100).
-    pub fn percentile(&self, p: f64) -> Duration {
-        if self.rtts.is_empty() {
-            return Duration::ZERO;
+    /// p50, p90, p99, p99.9 and max of the latency (all 0 without
+    /// samples).
+    pub fn percentiles(&self) -> Percentiles {
+        let h = &self.latency;
+        if h.is_empty() {
+            return Percentiles {
+                p50: 0,
+                p90: 0,
+                p99: 0,
+                p999: 0,
+                max: 0,
+                samples: 0,
+            };
         }
-        let i = ((self.rtts.len() - 1) as f64 * p / 100.0).round() as usize;
-        self.rtts[i]
+        Percentiles {
+            p50: h.value_at_quantile(0.50),
+            p90: h.value_at_quantile(0.90),
+            p99: h.value_at_quantile(0.99),
+            p999: h.value_at_quantile(0.999),
+            max: h.max(),
+            samples: h.len(),
+        }
     }
 }
 
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
+/// Nanoseconds as microseconds.
+fn micros(nanos: u64) -> f64 {
+    nanos as f64 / 1e3
+}
+
+/// `x` rounded to a multiple of `1 / scale`, so JSON shows no noise
+/// digits.
+fn rounded(x: f64, scale: f64) -> f64 {
+    (x * scale).round() / scale
+}
+
+/// A histogram of nanoseconds, 3 significant figures, that grows to the
+/// largest value it sees (it starts small: one per connection).
+fn new_latency() -> Histogram<u64> {
+    Histogram::new(3).expect("3 significant figures are in hdrhistogram's range")
+}
+
+/// Records `d` in nanoseconds. The histogram grows to take it (only a
+/// size that does not fit a `usize` fails, and then it is clamped to the
+/// largest value the histogram holds).
+fn record(latency: &mut Histogram<u64>, d: Duration) {
+    let nanos = u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    if latency.record(nanos).is_err() {
+        latency.saturating_record(nanos);
+    }
+}
+
+/// Merges the connections' histograms; the first connection that failed
+/// fails the run.
+fn merge(results: Vec<Result<Histogram<u64>, String>>) -> Result<Histogram<u64>, String> {
+    let mut total = new_latency();
+    for r in results {
+        total
+            .add(r?)
+            .map_err(|e| format!("latency histogram: {e}"))?;
+    }
+    Ok(total)
 }
 
 /// Spawns a scoped thread; the error says the system refused it.
@@ -196,8 +295,61 @@ fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
     Ok(stream)
 }
 
-/// Checks that what comes back is exactly what `Wire` sent.
-fn check_echoes(mut stream: &TcpStream, conn: usize, frames: u64, size: u32) -> Result<(), String> {
+/// A pipelined write as the writer tells the reader: the stream offset
+/// where it ends and when it was handed to the socket.
+struct Mark {
+    end: u64,
+    sent: Instant,
+}
+
+/// The reader's side of the marks: the latency of every write whose
+/// echo has come back in full.
+struct Marks {
+    from_writer: Receiver<Mark>,
+    /// The oldest mark not yet passed.
+    next: Option<Mark>,
+    latency: Histogram<u64>,
+}
+
+impl Marks {
+    fn new(from_writer: Receiver<Mark>) -> Marks {
+        Marks {
+            from_writer,
+            next: None,
+            latency: new_latency(),
+        }
+    }
+
+    /// `seen` bytes have come back and were checked: records every mark
+    /// they pass. (A mark is sent before its bytes, so every mark up to
+    /// `seen` is in the channel by now.)
+    fn passed(&mut self, seen: u64) {
+        let mut now = None;
+        while let Some(mark) = self
+            .next
+            .take()
+            .or_else(|| self.from_writer.try_recv().ok())
+        {
+            if mark.end > seen {
+                self.next = Some(mark);
+                return;
+            }
+            let now = *now.get_or_insert_with(Instant::now);
+            record(&mut self.latency, now.saturating_duration_since(mark.sent));
+        }
+    }
+}
+
+/// Checks that what comes back is exactly what `Wire` sent, counting the
+/// bytes in `checked` and passing the offsets to `marks`.
+fn check_echoes(
+    mut stream: &TcpStream,
+    conn: usize,
+    frames: u64,
+    size: u32,
+    marks: &mut Marks,
+    checked: &AtomicU64,
+) -> Result<(), String> {
     let mut expected = Wire::new(conn, frames, size);
     let total = (4 + u64::from(size)).saturating_mul(frames);
     let mut got = vec![0u8; CHUNK];
@@ -221,24 +373,32 @@ fn check_echoes(mut stream: &TcpStream, conn: usize, frames: u64, size: u32) -> 
             ));
         }
         seen += n as u64;
+        marks.passed(seen);
+        checked.fetch_add(n as u64, Ordering::Relaxed);
     }
     Ok(())
 }
 
 /// `conns` connections, each pipelining `frames` frames of `size` bytes
 /// from a writer thread while a reader thread checks the echoes.
-fn pipelined(addr: SocketAddr, conns: usize, frames: u64, size: u32) -> Result<Report, String> {
+fn pipelined(
+    addr: SocketAddr,
+    conns: usize,
+    frames: u64,
+    size: u32,
+    checked: &AtomicU64,
+) -> Result<Report, String> {
     let streams = (0..conns)
         .map(|_| connect(addr))
         .collect::<Result<Vec<_>, _>>()?;
     let start = Instant::now();
-    let results: Vec<Result<(), String>> = thread::scope(|s| {
+    let results: Vec<Result<Histogram<u64>, String>> = thread::scope(|s| {
         let handles: Vec<_> = streams
             .iter()
             .enumerate()
             .map(|(conn, stream)| {
                 spawn(s, "reader", move || {
-                    one_pipelined(stream, conn, frames, size)
+                    one_pipelined(stream, conn, frames, size, checked)
                 })
             })
             .collect();
@@ -248,29 +408,27 @@ fn pipelined(addr: SocketAddr, conns: usize, frames: u64, size: u32) -> Result<R
             .collect()
     });
     let elapsed = start.elapsed();
-    results.into_iter().collect::<Result<Vec<()>, String>>()?;
     Ok(Report {
         frames: frames.saturating_mul(conns as u64),
         elapsed,
-        rtts: Vec::new(),
+        latency: merge(results)?,
     })
 }
 
-/// One pipelined connection: a writer thread sends, this one checks.
-fn one_pipelined(stream: &TcpStream, conn: usize, frames: u64, size: u32) -> Result<(), String> {
+/// One pipelined connection: a writer thread sends, this one checks;
+/// returns the latency of its writes.
+fn one_pipelined(
+    stream: &TcpStream,
+    conn: usize,
+    frames: u64,
+    size: u32,
+    checked: &AtomicU64,
+) -> Result<Histogram<u64>, String> {
+    let (to_reader, from_writer) = mpsc::channel();
+    let mut marks = Marks::new(from_writer);
     thread::scope(|s| {
-        let writer = spawn(s, "writer", move || -> Result<(), String> {
-            let mut wire = Wire::new(conn, frames, size);
-            let mut buf = vec![0u8; CHUNK];
-            let mut w: &TcpStream = stream;
-            loop {
-                let n = wire.fill(&mut buf);
-                if n == 0 {
-                    return Ok(());
-                }
-                w.write_all(&buf[..n])
-                    .map_err(|e| format!("connection {conn}: write: {e}"))?;
-            }
+        let writer = spawn(s, "writer", move || {
+            send_marked(stream, conn, frames, size, to_reader)
         });
         let writer = match writer {
             Ok(w) => w,
@@ -279,7 +437,7 @@ fn one_pipelined(stream: &TcpStream, conn: usize, frames: u64, size: u32) -> Res
                 return Err(e);
             }
         };
-        let read = check_echoes(stream, conn, frames, size);
+        let read = check_echoes(stream, conn, frames, size, &mut marks, checked);
         // A failed check leaves the writer blocked on a full socket:
         // shutting the socket down lets it return.
         let _ = stream.shutdown(Shutdown::Both);
@@ -287,23 +445,59 @@ fn one_pipelined(stream: &TcpStream, conn: usize, frames: u64, size: u32) -> Res
             .join()
             .unwrap_or_else(|_| Err("writer panicked".into()));
         read.and(wrote)
-    })
+    })?;
+    Ok(marks.latency)
+}
+
+/// The writer of a pipelined connection: `Wire`'s bytes in writes of up
+/// to [`CHUNK`], each announced to the reader by a [`Mark`] first.
+fn send_marked(
+    mut stream: &TcpStream,
+    conn: usize,
+    frames: u64,
+    size: u32,
+    to_reader: Sender<Mark>,
+) -> Result<(), String> {
+    let mut wire = Wire::new(conn, frames, size);
+    let mut buf = vec![0u8; CHUNK];
+    let mut end = 0u64;
+    loop {
+        let n = wire.fill(&mut buf);
+        if n == 0 {
+            return Ok(());
+        }
+        end += n as u64;
+        // A reader that is gone has failed, and says why.
+        let _ = to_reader.send(Mark {
+            end,
+            sent: Instant::now(),
+        });
+        stream
+            .write_all(&buf[..n])
+            .map_err(|e| format!("connection {conn}: write: {e}"))?;
+    }
 }
 
 /// `conns` connections, each sending `frames` frames of `size` bytes one at
 /// a time, waiting for each echo (checked) before the next.
-fn ping_pong(addr: SocketAddr, conns: usize, frames: u64, size: u32) -> Result<Report, String> {
+fn ping_pong(
+    addr: SocketAddr,
+    conns: usize,
+    frames: u64,
+    size: u32,
+    checked: &AtomicU64,
+) -> Result<Report, String> {
     let streams = (0..conns)
         .map(|_| connect(addr))
         .collect::<Result<Vec<_>, _>>()?;
     let start = Instant::now();
-    let results: Vec<Result<Vec<Duration>, String>> = thread::scope(|s| {
+    let results: Vec<Result<Histogram<u64>, String>> = thread::scope(|s| {
         let handles: Vec<_> = streams
             .iter()
             .enumerate()
             .map(|(conn, stream)| {
                 spawn(s, "client", move || {
-                    one_ping_pong(stream, conn, frames, size)
+                    one_ping_pong(stream, conn, frames, size, checked)
                 })
             })
             .collect();
@@ -316,15 +510,10 @@ fn ping_pong(addr: SocketAddr, conns: usize, frames: u64, size: u32) -> Result<R
             .collect()
     });
     let elapsed = start.elapsed();
-    let mut rtts = Vec::new();
-    for r in results {
-        rtts.extend(r?);
-    }
-    rtts.sort_unstable();
     Ok(Report {
         frames: frames.saturating_mul(conns as u64),
         elapsed,
-        rtts,
+        latency: merge(results)?,
     })
 }
 
@@ -334,12 +523,12 @@ fn one_ping_pong(
     conn: usize,
     frames: u64,
     size: u32,
-) -> Result<Vec<Duration>, String> {
+    checked: &AtomicU64,
+) -> Result<Histogram<u64>, String> {
     let mut wire = Wire::new(conn, frames, size);
     let mut frame = vec![0u8; 4 + size as usize];
     let mut echo = vec![0u8; frame.len()];
-    // Room for the round trips up front, within reason.
-    let mut rtts = Vec::with_capacity(frames.min(1 << 20) as usize);
+    let mut rtts = new_latency();
     let mut io: &TcpStream = stream;
     for i in 0..frames {
         wire.fill(&mut frame);
@@ -347,11 +536,70 @@ fn one_ping_pong(
         io.write_all(&frame)
             .and_then(|()| io.read_exact(&mut echo))
             .map_err(|e| format!("connection {conn}: frame {i}: {e}"))?;
-        rtts.push(t.elapsed());
+        record(&mut rtts, t.elapsed());
         if echo != frame {
             return Err(format!("connection {conn}: echo {i} differs"));
         }
+        checked.fetch_add(frame.len() as u64, Ordering::Relaxed);
     }
     let _ = stream.shutdown(Shutdown::Both);
     Ok(rtts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn marks_record_the_writes_whose_echoes_came_back() {
+        let (tx, rx) = mpsc::channel();
+        let mut marks = Marks::new(rx);
+        let sent = Instant::now();
+        for end in [100, 200, 300] {
+            tx.send(Mark { end, sent }).unwrap();
+        }
+        thread::sleep(Duration::from_millis(2));
+        marks.passed(99);
+        assert_eq!(marks.latency.len(), 0);
+        marks.passed(200);
+        assert_eq!(marks.latency.len(), 2);
+        // Each sample is now - sent: at least the 2 ms slept.
+        assert!(marks.latency.min() >= 2_000_000, "{}", marks.latency.min());
+        assert_eq!(marks.next.as_ref().map(|m| m.end), Some(300));
+        marks.passed(300);
+        assert_eq!(marks.latency.len(), 3);
+        // Nothing left: a later read records nothing more.
+        marks.passed(400);
+        assert_eq!(marks.latency.len(), 3);
+    }
+
+    #[test]
+    fn percentiles_are_ordered_and_in_microseconds() {
+        let mut latency = new_latency();
+        for us in 1..=1000 {
+            record(&mut latency, Duration::from_micros(us));
+        }
+        let report = Report {
+            frames: 1000,
+            elapsed: Duration::from_secs(1),
+            latency,
+        };
+        let p = report.percentiles();
+        assert!(p.p50 <= p.p90 && p.p90 <= p.p99 && p.p99 <= p.p999 && p.p999 <= p.max);
+        assert_eq!(p.samples, 1000);
+        let plan = Plan {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            conns: 1,
+            frames: 1000,
+            size: 16,
+            ping_pong: true,
+        };
+        let v = report.json(&plan);
+        assert_eq!(v["event"], "load");
+        let p50 = v["p50_us"].as_f64().unwrap();
+        assert!((499.0..=501.0).contains(&p50), "{v}");
+        let max = v["max_us"].as_f64().unwrap();
+        assert!((999.0..=1001.0).contains(&max), "{v}");
+        assert_eq!(v["frames_per_sec"], 1000.0);
+    }
 }

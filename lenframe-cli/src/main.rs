@@ -4,7 +4,8 @@
 //!   loop over nonblocking sockets, with limits, backpressure and a clean
 //!   shutdown), see [`serve`].
 //! * `lenframe load ADDR`: a load generator for any `!I` echo server that
-//!   checks every echo, see [`load`].
+//!   checks every echo and reports latency percentiles, see [`load`] (and
+//!   [`progress`], its bar on a terminal).
 //!
 //! This file holds the command line (clap) and the dispatch; results go to
 //! stdout, diagnostics to stderr, usage errors exit 2 with one line.
@@ -12,6 +13,7 @@
 
 mod limits;
 mod load;
+mod progress;
 mod serve;
 
 use std::io::{self, Write};
@@ -132,8 +134,7 @@ struct LoadArgs {
     #[arg(long, value_name = "BYTES", default_value = "16", value_parser = limits::byte_count)]
     size: usize,
 
-    /// One frame in flight per connection; prints the round trips' p50 and
-    /// p99
+    /// One frame in flight per connection; the latency is every round trip
     #[arg(long)]
     pingpong: bool,
 
@@ -152,12 +153,24 @@ const LOAD_ABOUT: &str = "\
 Drive a `!I` echo server and check every echo.
 
 C connections to ADDR, each pipelining N frames of --size bytes from a
-writer thread while a reader thread checks every echoed byte; prints the
-frames per second. With --pingpong each connection keeps one frame in
-flight and the round trips' p50 and p99 are printed too. The frames are
-`!I` (4-byte big-endian length, then the payload), what `lenframe serve`
-speaks by default. An echo that differs, a server that closes early or
-does not answer within 30 s: one stderr line, exit 1.";
+writer thread while a reader thread checks every echoed byte. With
+--pingpong each connection keeps one frame in flight instead. The frames
+are `!I` (4-byte big-endian length, then the payload), what `lenframe
+serve` speaks by default.
+
+One stdout line when the run ends: frames per second, and the latency's
+p50, p90, p99, p99.9 and max (an HdrHistogram, 3 significant figures).
+Ping-pong: every round trip, from writing a frame to reading the last byte
+of its echo. Pipelined: one sample per write of up to 64 KiB, from
+handing it to the socket (waiting for room included) to reading the echo
+of its last byte. With --json the line is
+  {\"event\":\"load\", \"mode\":\"pipelined\"|\"pingpong\", \"conns\", \"frames\",
+   \"size\", \"frames_echoed\", \"elapsed_secs\", \"frames_per_sec\",
+   \"latency_samples\", \"p50_us\", \"p90_us\", \"p99_us\", \"p999_us\", \"max_us\"}
+
+A progress bar on stderr while it runs, only when stderr is a terminal.
+An echo that differs, a server that closes early or does not answer
+within 30 s: one stderr line, exit 1.";
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -198,7 +211,7 @@ fn serve_config(args: ServeArgs) -> Result<serve::Config, String> {
 }
 
 /// Checks `--size` against `!I` and `--max-frame`, resolves ADDR, runs
-/// the load and prints its one line.
+/// the load (a bar on a terminal's stderr) and prints its one line.
 fn run_load(args: &LoadArgs) -> ExitCode {
     if let Err(message) = check_size(args.size, args.max_frame) {
         return usage_error(&message);
@@ -214,8 +227,11 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         size: args.size,
         ping_pong: args.pingpong,
     };
-    match load::run(&plan) {
-        Ok(report) if args.json => say(&report.json(&plan)),
+    let result = progress::frames(plan.total_frames(), plan.frame_len(), |checked| {
+        load::run(&plan, checked)
+    });
+    match result {
+        Ok(report) if args.json => say(&report.json(&plan).to_string()),
         Ok(report) => say(&report.summary(&plan)),
         Err(message) => runtime_error(&message),
     }
