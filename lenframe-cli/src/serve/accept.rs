@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream};
 
+use super::event::Event;
 use super::shared::Shared;
 use super::worker::{Msg, WorkerHandle};
 
@@ -121,7 +122,7 @@ impl<'a> Acceptor<'a> {
             return self.refuse(stream, peer, "no worker thread".into());
         };
         self.shared.open.fetch_add(1, Ordering::Relaxed);
-        self.shared.log.out(format!("connected {peer}"));
+        self.shared.say(Event::Connected { peer });
         let _ = stream.set_nodelay(true);
         worker.load.fetch_add(1, Ordering::Relaxed);
         let _ = worker.inbox.send(Msg::Conn(stream, peer));

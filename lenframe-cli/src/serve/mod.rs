@@ -73,6 +73,7 @@
 
 mod accept;
 mod conn;
+mod event;
 mod hint;
 mod log;
 mod shared;
@@ -92,6 +93,7 @@ use signal_hook_mio::v1_0::Signals;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use accept::Acceptor;
+use event::Event;
 use log::Log;
 pub use shared::Config;
 use shared::Shared;
@@ -124,7 +126,7 @@ pub fn run(config: Config) -> ExitCode {
     let result = serve(&shared);
     let exit = match result {
         Ok(()) => {
-            log.out(shared.summary());
+            shared.say(shared.summary());
             ExitCode::SUCCESS
         }
         Err(message) => {
@@ -195,14 +197,13 @@ fn serve(shared: &Arc<Shared>) -> Result<(), String> {
         .register(&mut signals, SIGNALS, Interest::READABLE)
         .map_err(|e| e.to_string())?;
     let workers = worker::start_workers(shared)?;
-    shared.log.out(format!("listening on {local}"));
-    shared.log.out(format!(
-        "limits: max {} connections, {}-byte frames, {}-byte budget per connection, {} bytes in all",
-        config.max_conns,
-        config.codec.max_frame_len(),
-        config.conn_budget,
-        config.max_memory
-    ));
+    shared.say(Event::Listening { addr: local });
+    shared.say(Event::Limits {
+        max_conns: config.max_conns,
+        max_frame: config.codec.max_frame_len(),
+        conn_budget: config.conn_budget,
+        max_memory: config.max_memory,
+    });
     let mut acceptor = Acceptor::new(listener, Arc::clone(shared), &workers);
     let mut events = Events::with_capacity(64);
     let mut datagram = vec![0u8; udp::DATAGRAM];

@@ -7,6 +7,7 @@ use std::time::Duration;
 use lenframe::Codec;
 
 use super::conn::Memory;
+use super::event::Event;
 use super::log::Log;
 
 /// Settings of `lenframe serve`, checked by the command line.
@@ -61,14 +62,18 @@ impl Shared {
         }
     }
 
-    /// The `shutdown: ...` line.
-    pub fn summary(&self) -> String {
-        format!(
-            "shutdown: {} connections served, {} frames ({} bytes) echoed, {} refused",
-            self.served.load(Ordering::Relaxed),
-            self.frames.load(Ordering::Relaxed),
-            self.bytes.load(Ordering::Relaxed),
-            self.refused.load(Ordering::Relaxed),
-        )
+    /// Queues the stdout line of `event` (text, or JSON with `--json`).
+    pub fn say(&self, event: Event) {
+        self.log.out(event.line(self.config.json));
+    }
+
+    /// The summary: the `shutdown: ...` line.
+    pub fn summary(&self) -> Event<'static> {
+        Event::Shutdown {
+            served: self.served.load(Ordering::Relaxed),
+            frames: self.frames.load(Ordering::Relaxed),
+            bytes: self.bytes.load(Ordering::Relaxed),
+            refused: self.refused.load(Ordering::Relaxed),
+        }
     }
 }

@@ -16,6 +16,7 @@ use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use super::conn::{Conn, Paused, Scratch, Status};
+use super::event::Event;
 use super::shared::Shared;
 
 /// Bytes one `read()` may bring in.
@@ -441,12 +442,11 @@ impl Worker {
         s.bytes.fetch_add(conn.bytes, Ordering::Relaxed);
         s.open.fetch_sub(1, Ordering::Relaxed);
         self.load.fetch_sub(1, Ordering::Relaxed);
-        s.log.out(format!(
-            "disconnected {}: {} frames, {} bytes echoed ({})",
-            conn.peer,
-            conn.frames,
-            conn.bytes,
-            reason.as_str()
-        ));
+        s.say(Event::Disconnected {
+            peer: conn.peer,
+            frames: conn.frames,
+            bytes: conn.bytes,
+            reason: reason.as_str(),
+        });
     }
 }
