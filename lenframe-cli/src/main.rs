@@ -8,7 +8,8 @@
 //!   [`progress`], its bar on a terminal).
 //!
 //! This file holds the command line (clap) and the dispatch; results go to
-//! stdout, diagnostics to stderr, usage errors exit 2 with one line.
+//! stdout (JSON Lines with the global `--json`), diagnostics to stderr,
+//! usage errors exit 2 with one line.
 #![forbid(unsafe_code)]
 
 mod limits;
@@ -29,11 +30,35 @@ use lenframe::{Codec, HeaderFormat, DEFAULT_MAX_FRAME_LEN};
 /// generator.
 #[derive(Parser)]
 #[command(name = "lenframe", version, propagate_version = true)]
-#[command(arg_required_else_help = true)]
+#[command(arg_required_else_help = true, long_about = ABOUT)]
 struct Cli {
+    /// Stdout lines are JSON objects, one per line (JSON Lines)
+    ///
+    /// Each object has an "event" key saying what the line reports; see
+    /// `lenframe --help`. Goes before or after the command.
+    #[arg(long, global = true)]
+    json: bool,
+
     #[command(subcommand)]
     command: Command,
 }
+
+const ABOUT: &str = "\
+Length-prefixed framing on the command line: an echo server and a load
+generator.
+
+Results go to stdout, diagnostics to stderr (text, one line each); a usage
+error exits 2, a failed run 1. A progress bar is drawn on stderr only when
+stderr is a terminal.
+
+--json (before or after the command: `lenframe --json load ...` or
+`lenframe load --json ...`): every stdout line is one JSON object (JSON
+Lines), for scripts and `jq`. Every object has an \"event\" key naming what
+the line reports: `load` prints one {\"event\":\"load\", ...} object when the
+run ends; `serve` prints one object for each line it prints as text.
+Numbers are plain JSON numbers: times with their unit in the key (`_us`
+microseconds, `_secs` seconds), sizes in bytes, counts as integers. stderr
+stays text in every mode.";
 
 #[derive(Subcommand)]
 enum Command {
@@ -143,10 +168,6 @@ struct LoadArgs {
     #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_FRAME_LEN,
           value_parser = limits::byte_count)]
     max_frame: usize,
-
-    /// Print the figures as one JSON object instead of a sentence
-    #[arg(long)]
-    json: bool,
 }
 
 const LOAD_ABOUT: &str = "\
@@ -178,16 +199,17 @@ fn main() -> ExitCode {
         Err(e) => return clap_error(&e),
     };
     match cli.command {
-        Command::Serve(args) => match serve_config(args) {
+        Command::Serve(args) => match serve_config(args, cli.json) {
             Ok(config) => serve::run(config),
             Err(message) => usage_error(&message),
         },
-        Command::Load(args) => run_load(&args),
+        Command::Load(args) => run_load(&args, cli.json),
     }
 }
 
-/// The server's settings; an error is a usage error.
-fn serve_config(args: ServeArgs) -> Result<serve::Config, String> {
+/// The server's settings (`json`: the global `--json`); an error is a
+/// usage error.
+fn serve_config(args: ServeArgs, json: bool) -> Result<serve::Config, String> {
     let codec = Codec::builder()
         .format(args.header)
         .max_frame_len(args.max_frame)
@@ -206,13 +228,14 @@ fn serve_config(args: ServeArgs) -> Result<serve::Config, String> {
         conn_budget: args.conn_budget,
         max_memory: args.max_memory,
         threads: args.threads,
-        json: false,
+        json,
     })
 }
 
 /// Checks `--size` against `!I` and `--max-frame`, resolves ADDR, runs
-/// the load (a bar on a terminal's stderr) and prints its one line.
-fn run_load(args: &LoadArgs) -> ExitCode {
+/// the load (a bar on a terminal's stderr) and prints its one line, JSON
+/// if `json`.
+fn run_load(args: &LoadArgs, json: bool) -> ExitCode {
     if let Err(message) = check_size(args.size, args.max_frame) {
         return usage_error(&message);
     }
@@ -231,7 +254,7 @@ fn run_load(args: &LoadArgs) -> ExitCode {
         load::run(&plan, checked)
     });
     match result {
-        Ok(report) if args.json => say(&report.json(&plan).to_string()),
+        Ok(report) if json => say(&report.json(&plan).to_string()),
         Ok(report) => say(&report.summary(&plan)),
         Err(message) => runtime_error(&message),
     }

@@ -1,7 +1,8 @@
 //! The `lenframe` command line as a user meets it: `--help` and
 //! `--version` on stdout with exit 0, quiet when stdout closes early
 //! (`lenframe --help | head -1`), `lenframe` alone or an unknown command
-//! as a usage error (exit 2).
+//! as a usage error (exit 2), the global `--json` documented once and
+//! accepted before or after every command.
 
 mod common;
 
@@ -80,7 +81,7 @@ fn no_command_prints_the_help_to_stderr_and_exits_2() {
     assert_eq!(out.status.code(), Some(2));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Usage: lenframe <COMMAND>"), "{err}");
+    assert!(err.contains("Usage: lenframe [OPTIONS] <COMMAND>"), "{err}");
 }
 
 #[test]
@@ -93,4 +94,67 @@ fn unknown_commands_and_flags_exit_2_with_one_line() {
     // clap's suggestion survives on the one line.
     let line = usage_error(&run(&["serve", "--adr", "x"]), "--adr");
     assert!(line.contains("'--addr'"), "{line}");
+}
+
+#[test]
+fn help_documents_the_json_lines_style() {
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    for needle in ["--json", "JSON Lines", "\"event\"", "{\"event\":\"load\""] {
+        assert!(text.contains(needle), "--help lacks {needle}: {text}");
+    }
+    // Every command lists it (it is global), and load's help names its keys.
+    for command in ["serve", "load"] {
+        let out = run(&[command, "--help"]);
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("--json"), "{command} --help lacks --json");
+    }
+    let out = run(&["load", "--help"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    for key in [
+        "p50_us",
+        "p90_us",
+        "p99_us",
+        "p999_us",
+        "max_us",
+        "frames_per_sec",
+    ] {
+        assert!(text.contains(key), "load --help lacks {key}: {text}");
+    }
+}
+
+#[test]
+fn json_is_accepted_before_and_after_every_command() {
+    for args in [
+        &["--json", "load", "--help"][..],
+        &["load", "--json", "--help"],
+        &["--json", "serve", "--help"],
+        &["serve", "--json", "--help"],
+    ] {
+        let out = run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    // Parsed, then the command's own error: not an unknown argument.
+    for args in [
+        &["--json", "load", "127.0.0.1:9"][..],
+        &["load", "--json", "127.0.0.1:9"],
+        &["load", "127.0.0.1:9", "--json"],
+        &["serve", "--json", "--max-conns", "0"],
+        &["--json", "serve", "--max-conns", "0"],
+    ] {
+        let line = usage_error(&run(args), &format!("{args:?}"));
+        assert!(!line.contains("'--json'"), "{args:?}: {line}");
+    }
+    // Alone it is not a command.
+    let out = run(&["--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+    // Both places at once: still the one flag.
+    let line = usage_error(&run(&["--json", "load", "--json"]), "--json twice");
+    assert!(line.contains("--conns"), "{line}");
 }

@@ -1,6 +1,7 @@
 //! `lenframe load` as a real process against `lenframe serve` and against
-//! servers that misbehave: its summary lines (pipelined, ping-pong, JSON),
-//! latency percentiles, a progress bar only on a terminal, a failed check as one
+//! servers that misbehave: its summary lines (pipelined, ping-pong, JSON
+//! Lines with the global `--json` before or after the command), latency
+//! percentiles, a progress bar only on a terminal, a failed check as one
 //! stderr line and a non-zero exit, usage errors, a closed stdout.
 //!
 //! Every process started here is killed when its handle drops; every wait
@@ -166,6 +167,34 @@ fn pipelined_latency_has_a_sample_per_write_of_64k() {
     let v = json_line(&out, "300K");
     assert_eq!(v["latency_samples"], 19, "{v}");
     percentiles(&v);
+}
+
+#[test]
+fn json_goes_before_or_after_the_command() {
+    let server = Server::start(&[]);
+    let addr = server.addr.to_string();
+    let load = ["--conns", "2", "--frames", "50"];
+    for (before, after) in [
+        (&["--json", "load"][..], &[][..]),
+        (&["load", "--json"], &[]),
+        (&["load"], &["--json"]),
+        (&["--json", "load"], &["--pingpong"]),
+        (&["load", "--json"], &["--pingpong"]),
+        (&["load"], &["--pingpong", "--json"]),
+    ] {
+        let mut args: Vec<&str> = before.to_vec();
+        args.push(&addr);
+        args.extend_from_slice(&load);
+        args.extend_from_slice(after);
+        let v = json_line(&run(&args), &format!("{args:?}"));
+        assert_eq!(v["event"], "load", "{args:?}: {v}");
+        assert_eq!(v["frames_echoed"], 100, "{args:?}: {v}");
+        percentiles(&v);
+    }
+    // Without it: text, not JSON.
+    let out = run(&["load", &addr, "--conns", "1", "--frames", "5"]);
+    assert!(out.status.success());
+    assert!(serde_json::from_slice::<serde_json::Value>(&out.stdout).is_err());
 }
 
 #[test]
