@@ -9,14 +9,16 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{expect_echo, frames, run, small_buffer_client, thread_count, usage_error, Server};
+use common::{
+    expect_echo, frames, lenframe, run, small_buffer_client, thread_count, usage_error, Server,
+};
 use lenframe::{Codec, FrameReader, FrameWriter, HeaderFormat};
 
 #[test]
@@ -485,4 +487,61 @@ fn idle_timeouts_close_each_stalled_peer_within_a_tenth_of_its_time() {
             "stall {i} was closed {late:?} late (at most {slack:?}); all: {lateness:?}"
         );
     }
+}
+
+#[test]
+fn json_lines_say_what_the_text_lines_say() {
+    let mut child = lenframe()
+        .args(["--json", "serve", "--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut next = move || -> serde_json::Value {
+        let line = lines.next().expect("a line").expect("utf-8");
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+    };
+    let listening = next();
+    assert_eq!(listening["event"], "listening", "{listening}");
+    let addr: std::net::SocketAddr = listening["addr"].as_str().unwrap().parse().unwrap();
+    let limits = next();
+    assert_eq!(limits["event"], "limits");
+    assert_eq!(limits["max_frame"], 8_388_608);
+    let s = TcpStream::connect(addr).unwrap();
+    let peer = s.local_addr().unwrap().to_string();
+    let connected = next();
+    assert_eq!(
+        (&connected["event"], &connected["peer"]),
+        (&"connected".into(), &peer.clone().into())
+    );
+    let wire = frames(3, 10);
+    (&s).write_all(&wire).unwrap();
+    expect_echo(&s, &wire);
+    drop(s);
+    let gone = next();
+    assert_eq!(gone["event"], "disconnected");
+    assert_eq!(gone["peer"], peer);
+    assert_eq!(
+        (gone["frames"].as_u64(), gone["bytes"].as_u64()),
+        (Some(3), Some(30))
+    );
+    assert_eq!(gone["reason"], "peer closed");
+    let killed = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let summary = next();
+    assert_eq!(summary["event"], "shutdown");
+    assert_eq!(
+        (
+            summary["served"].as_u64(),
+            summary["frames"].as_u64(),
+            summary["bytes"].as_u64(),
+            summary["refused"].as_u64()
+        ),
+        (Some(1), Some(3), Some(30), Some(0))
+    );
+    assert!(child.wait().unwrap().success());
 }
