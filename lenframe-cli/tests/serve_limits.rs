@@ -135,6 +135,38 @@ fn write_until_blocked(s: &TcpStream, wire: &[u8], patience: Duration) -> usize 
     sent
 }
 
+/// A connection paused at `--max-memory` (holding its share, its peer not
+/// reading) reads on as soon as memory frees elsewhere, without an event
+/// of its own.
+#[test]
+fn a_paused_connection_reads_on_when_another_frees_the_memory() {
+    let server = Server::start(&[
+        "--max-memory",
+        "4M",
+        "--conn-budget",
+        "64M",
+        "--threads",
+        "1",
+    ]);
+    // Four connections, a share of 1 MiB each: two idle, a hog that holds
+    // 6 MiB of an 8 MiB frame, and a client that pipelines without reading.
+    let _idle: Vec<TcpStream> = (0..2).map(|_| server.connect()).collect();
+    let hog = small_buffer_client(server.addr);
+    let big = frames(1, 8 << 20);
+    write_until_blocked(&hog, &big[..6 << 20], Duration::from_millis(300));
+    server.stderr_line("--max-memory");
+    let piper = small_buffer_client(server.addr);
+    let wire = frames(4096, 16 << 10);
+    let before = write_until_blocked(&piper, &wire, Duration::from_millis(500));
+    // The hog goes: its 6 MiB free, and the piper may hold more.
+    drop(hog);
+    let after = write_until_blocked(&piper, &wire[before..], Duration::from_secs(1));
+    assert!(
+        after >= 1 << 20,
+        "only {after} more bytes were read once memory freed ({before} before)"
+    );
+}
+
 /// Half the clients pipeline and never read; they fill `--max-memory`.
 /// The clients that read their echoes are all served to the end.
 #[test]

@@ -298,16 +298,19 @@ impl Worker {
         let memory = &self.shared.memory;
         let room = memory.has_room();
         let share = memory.fair_share(self.shared.open.load(Ordering::Relaxed));
+        let mut ready = Vec::new();
         let mut waiting = std::mem::take(&mut self.starved);
         waiting.retain(|&i| match self.conns.get_mut(i) {
             Some(Some(conn)) if conn.starved => {
                 let go = room || conn.held() < share;
-                conn.starved = !go;
+                if go {
+                    conn.starved = false;
+                    ready.push(i);
+                }
                 !go
             }
             _ => false,
         });
-        let ready: Vec<usize> = std::mem::take(&mut self.starved);
         self.starved = waiting;
         for i in ready {
             self.drive(i);
