@@ -159,8 +159,10 @@ fn a_paused_connection_reads_on_when_another_frees_the_memory() {
     let wire = frames(4096, 16 << 10);
     let before = write_until_blocked(&piper, &wire, Duration::from_millis(500));
     // The hog goes: its 6 MiB free, and the piper may hold more.
+    let gone = hog.local_addr().unwrap().to_string();
     drop(hog);
-    let after = write_until_blocked(&piper, &wire[before..], Duration::from_secs(1));
+    server.line_with(&format!("disconnected {gone}"));
+    let after = write_until_blocked(&piper, &wire[before..], Duration::from_secs(2));
     assert!(
         after >= 1 << 20,
         "only {after} more bytes were read once memory freed ({before} before)"
