@@ -91,8 +91,8 @@ struct ServeArgs {
           value_parser = limits::at_least_one)]
     max_conns: usize,
 
-    /// Close a peer that stalls this long in the middle of a frame
-    /// (default: never)
+    /// Close a peer that stalls this long in the middle of a frame (within
+    /// a tenth of it, at most 100 ms, late; default: never)
     #[arg(long, value_name = "SECS", value_parser = limits::seconds,
           allow_negative_numbers = true)]
     idle_timeout: Option<Duration>,
@@ -103,9 +103,12 @@ struct ServeArgs {
           value_parser = limits::positive_byte_count)]
     conn_budget: usize,
 
-    /// Bytes buffered over all connections before the server stops reading
-    /// until memory frees (default: a quarter of the available memory); a
-    /// frame in progress may pass it, one per worker thread
+    /// Bytes buffered over all connections before the server holds back the
+    /// connections that hold them (default: a quarter of the available
+    /// memory): those holding a fair share (this / open connections) wait
+    /// until memory frees or their peer reads; the others are served. A
+    /// soft bound: at most about twice this, plus a frame in progress per
+    /// worker thread
     #[arg(long, value_name = "BYTES", default_value_t = limits::default_max_memory(),
           value_parser = limits::positive_byte_count)]
     max_memory: usize,
@@ -126,8 +129,15 @@ datagrams to the same address come back as they are. stdout gets
 `disconnected PEER: N frames, B bytes echoed (REASON)` for every client. A
 peer that sends an oversize or negative length, garbage, or disconnects
 mid-frame loses only its own connection, and stderr gets one line saying
-what its bytes looked like. Ctrl-C (SIGINT) or SIGTERM: stop accepting,
-deliver the echoes in flight, print a `shutdown: ...` summary, exit 0.
+what its bytes looked like.
+
+Ctrl-C (SIGINT) or SIGTERM: stop accepting and taking frames (an incomplete
+one is dropped), deliver every echo already made, half-close, and read and
+drop what each peer still sends until it closes or is quiet for 0.3 s, so
+that no close turns into a reset that destroys echoes in flight; 1.5 s
+after the signal the rest are closed. Then a `shutdown: ...` summary (the
+frames whose echoes were written in full: what clients that read to the
+end receive) and exit 0, within 2 s of the signal.
 
 BYTES take a K, M or G suffix (powers of 1024).
 
