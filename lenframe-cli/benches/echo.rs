@@ -1,9 +1,11 @@
 //! The echo bench: `lenframe serve` side by side with the root package's
-//! `echo_server` and `tokio_echo_server` examples and the six-line
-//! tokio-util reference (`Framed` + `LengthDelimitedCodec` + `forward`,
-//! lenframe-cli's example `tokio_util_echo_server`), every server driven by
-//! the same client, `lenframe load --json`, rounds alternating between
-//! servers.
+//! `echo_server` and `tokio_echo_server` examples, the six-line tokio-util
+//! reference (`Framed` + `LengthDelimitedCodec` + `forward`, lenframe-cli's
+//! example `tokio_util_echo_server`) and the byte-copy limit (lenframe-cli's
+//! example `byte_copy_echo_server`: for `!I` frames the echo of a frame is
+//! its own bytes, so a server that copies bytes back unframed is the
+//! ceiling of every framed one). Every server is driven by the same client,
+//! `lenframe load --json`, rounds alternating between servers.
 //!
 //! ```text
 //! cargo bench -p lenframe-cli                          # full run, median of 3 rounds
@@ -16,17 +18,21 @@
 //! the bench runs in quick mode and ignores its arguments (and fails if a
 //! server does not build, where a full run leaves it out). It builds the
 //! examples it compares with (`cargo build -p lenframe --features tokio
-//! --example ...` and `cargo build -p lenframe-cli --example
-//! tokio_util_echo_server`, in the bench's own profile); one that does not
-//! build is named in one line and left out. Each server starts on a free
-//! loopback port. Per scenario and server the bench prints one line:
-//! frames/s (median of the rounds; p50/p99 round trips for ping-pong), the
-//! ratio to the reference, and the server's CPU time per frame (utime +
-//! stime from /proc/PID/stat over the run, Linux; `n/a` elsewhere; its
-//! clock ticks are 10 ms, so a run that used under 0.1 s of server CPU
-//! gets an upper bound, `<20 ns`), the steadier figure on a busy machine
-//! where the client competes for the same cores. `lenframe load` checks every echo; a run that fails makes
-//! its line say FAILED and the bench exit 1.
+//! --example ...` and `cargo build -p lenframe-cli --example ...`, in the
+//! bench's own profile); one that does not build is named in one line and
+//! left out. Each server starts on a free loopback port.
+//!
+//! Per scenario and server the bench prints one line as it goes: frames/s
+//! (median of the rounds; p50/p99 round trips for ping-pong), the ratios
+//! to the byte-copy limit and to the reference, and the server's CPU time
+//! per frame (utime + stime from /proc/PID/stat over the run, Linux; `n/a`
+//! elsewhere; its clock ticks are 10 ms, so a run that used under 0.1 s of
+//! server CPU gets an upper bound, `<20 ns`), the steadier figure on a
+//! busy machine where the client competes for the same cores. At the end
+//! it prints the same figures as one markdown table (a scenario a row, a
+//! server a column), under a line naming the load generator and its
+//! version. `lenframe load` checks every echo; a run that fails makes its
+//! line and cell say FAILED and the bench exit 1.
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
@@ -42,6 +48,8 @@ use clap::Parser;
 const LENFRAME: &str = env!("CARGO_BIN_EXE_lenframe");
 /// The server the others are compared with.
 const REFERENCE: &str = "tokio-util reference";
+/// The ceiling: a server that copies bytes back, unframed.
+const LIMIT: &str = "byte-copy limit";
 /// How long a cargo build may take (it may wait for another build).
 const BUILD_LIMIT: Duration = Duration::from_secs(900);
 /// How long a server may take to print `listening on`.
@@ -70,7 +78,8 @@ struct Options {
           value_parser = clap::value_parser!(u32).range(1..))]
     rounds: u32,
 
-    /// Only servers whose name contains SUBSTR (the reference always runs)
+    /// Only servers whose name contains SUBSTR (the reference and the
+    /// byte-copy limit always run)
     #[arg(long, value_name = "SUBSTR")]
     server: Option<String>,
 
@@ -99,6 +108,13 @@ struct Scenario {
     frames: u64,
     size: usize,
     ping_pong: bool,
+}
+
+impl Scenario {
+    /// Frames per connection at `scale` (1 in a full run).
+    fn frames(&self, scale: u64) -> u64 {
+        (self.frames / scale).max(10)
+    }
 }
 
 const SCENARIOS: [Scenario; 4] = [
@@ -189,14 +205,22 @@ fn run(o: &Options) -> ExitCode {
             }
         }
     }
+    let generator = generator();
     println!(
-        "echo bench{}: {rounds} round(s), median shown; cpu = server CPU time per frame",
+        "echo bench{}: {rounds} round(s), median shown; load generator: {generator}",
         if o.quick { " (quick)" } else { "" }
     );
-    println!("ratio: frames/s over the {REFERENCE}'s (ping-pong: p50 over its p50)");
+    println!(
+        "xlim / xref: frames/s over the {LIMIT}'s / the {REFERENCE}'s; cpu: server CPU per frame"
+    );
+    let mut table = Vec::new();
     for sc in scenarios {
-        failed |= !run_scenario(&servers, sc, scale, rounds);
+        let results = run_scenario(&servers, sc, scale, rounds);
+        failed |= results.iter().any(Result::is_err);
+        table.push((sc, results));
     }
+    println!();
+    print_table(&servers, &table, rounds, scale, &generator);
     if failed {
         ExitCode::FAILURE
     } else {
@@ -204,15 +228,28 @@ fn run(o: &Options) -> ExitCode {
     }
 }
 
+/// `lenframe load`'s name and version, as `lenframe --version` says them.
+fn generator() -> String {
+    let version = Command::new(LENFRAME)
+        .arg("--version")
+        .output()
+        .ok()
+        .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        .and_then(|line| line.split_whitespace().nth(1).map(str::to_owned))
+        .unwrap_or_else(|| "(version unknown)".into());
+    format!("`lenframe load` {version} (this checkout, --json)")
+}
+
 /// The servers to compare, built as needed, those `--server` names first,
-/// the reference last.
+/// then the reference and the byte-copy limit.
 fn candidates(o: &Options) -> Vec<Candidate> {
     let profile_dir = Path::new(LENFRAME)
         .parent()
         .unwrap_or(Path::new("."))
         .to_owned();
-    let wanted =
-        |name: &str| name == REFERENCE || o.server.as_deref().is_none_or(|s| name.contains(s));
+    let wanted = |name: &str| {
+        name == REFERENCE || name == LIMIT || o.server.as_deref().is_none_or(|s| name.contains(s))
+    };
     let mut list = Vec::new();
     if wanted("lenframe serve") {
         list.push(Candidate {
@@ -242,6 +279,11 @@ fn candidates(o: &Options) -> Vec<Candidate> {
     list.push(Candidate {
         name: REFERENCE.into(),
         binary: build_example(&profile_dir, "lenframe-cli", None, "tokio_util_echo_server"),
+        args: Vec::new(),
+    });
+    list.push(Candidate {
+        name: LIMIT.into(),
+        binary: build_example(&profile_dir, "lenframe-cli", None, "byte_copy_echo_server"),
         args: Vec::new(),
     });
     list
@@ -442,10 +484,16 @@ struct Run {
     p99: Duration,
 }
 
-/// Runs `sc` on every server for `rounds` rounds (servers alternating)
-/// and prints a line per server; false if one failed.
-fn run_scenario(servers: &[Server], sc: &Scenario, scale: u64, rounds: u32) -> bool {
-    let frames = (sc.frames / scale).max(10);
+/// Runs `sc` on every server for `rounds` rounds (servers alternating),
+/// prints a line per server, and returns each server's medians (or why
+/// its run failed), in the order of `servers`.
+fn run_scenario(
+    servers: &[Server],
+    sc: &Scenario,
+    scale: u64,
+    rounds: u32,
+) -> Vec<Result<Run, String>> {
+    let frames = sc.frames(scale);
     println!(
         "{}: {} conn(s) x {frames} frames x {} B, {}",
         sc.name,
@@ -471,23 +519,19 @@ fn run_scenario(servers: &[Server], sc: &Scenario, scale: u64, rounds: u32) -> b
             }
         }
     }
-    let reference = servers
+    let results: Vec<Result<Run, String>> = runs
         .iter()
-        .position(|s| s.name == REFERENCE)
-        .filter(|&i| errors[i].is_none())
-        .map(|i| median(&runs[i]));
-    let mut ok = true;
-    for (i, server) in servers.iter().enumerate() {
-        let line = match &errors[i] {
-            Some(e) => {
-                ok = false;
-                format!("  {:<22} FAILED: {e}", server.name)
-            }
-            None => row(&server.name, sc, &median(&runs[i]), reference.as_ref()),
-        };
-        println!("{line}");
+        .zip(errors)
+        .map(|(r, e)| e.map_or_else(|| Ok(median(r)), Err))
+        .collect();
+    let bases = Bases::of(servers, &results);
+    for (server, result) in servers.iter().zip(&results) {
+        match result {
+            Ok(m) => println!("  {:<22} {}", server.name, row(sc, m, &bases)),
+            Err(e) => println!("  {:<22} FAILED: {e}", server.name),
+        }
     }
-    ok
+    results
 }
 
 /// One `lenframe load --json` run against `server`, its result checked.
@@ -514,8 +558,7 @@ fn run_once(server: &Server, sc: &Scenario, frames: u64) -> Result<Run, String> 
     // Let the server finish closing before reading its CPU time.
     thread::sleep(Duration::from_millis(20));
     let cpu = server.cpu().zip(before).map(|(a, b)| a.saturating_sub(b));
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("lenframe load printed no JSON: {e}"))?;
+    let v = summary(&out.stdout).ok_or("lenframe load printed no JSON summary")?;
     let echoed = v["frames_echoed"].as_u64().unwrap_or(0);
     if echoed != sc.conns * frames {
         return Err(format!(
@@ -530,6 +573,23 @@ fn run_once(server: &Server, sc: &Scenario, frames: u64) -> Result<Run, String> 
         p50: micros("p50_us"),
         p99: micros("p99_us"),
     })
+}
+
+/// The last JSON object on `stdout` that has `frames_per_sec` (`lenframe
+/// load --json` may print other lines, and other keys, before and in it).
+fn summary(stdout: &[u8]) -> Option<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v.get("frames_per_sec").is_some_and(|f| f.is_number()))
+}
+
+impl Run {
+    /// The server's CPU time per frame, as shown.
+    fn cpu(&self) -> String {
+        self.cpu_per_frame.map_or("n/a".into(), Cpu::show)
+    }
 }
 
 /// The median of each figure on its own.
@@ -551,25 +611,113 @@ fn median(runs: &[Run]) -> Run {
     m
 }
 
-/// One result line (under 100 characters).
-fn row(name: &str, sc: &Scenario, m: &Run, reference: Option<&Run>) -> String {
-    let cpu = m.cpu_per_frame.map_or("n/a".into(), Cpu::show);
-    if sc.ping_pong {
-        let ratio = reference.map(|r| m.p50.as_secs_f64() / r.p50.as_secs_f64().max(1e-12));
-        format!(
-            "  {name:<22} p50 {:>8} p99 {:>8} {:>6}  cpu {cpu:>8}/frame",
-            fmt_dur(m.p50),
-            fmt_dur(m.p99),
-            fmt_ratio(ratio),
-        )
-    } else {
-        let ratio = reference.map(|r| m.frames_per_sec / r.frames_per_sec.max(1e-12));
-        format!(
-            "  {name:<22} {:>11} {:>6}  cpu {cpu:>8}/frame",
-            fmt_rate(m.frames_per_sec),
-            fmt_ratio(ratio),
-        )
+/// The medians a scenario's ratios divide by.
+struct Bases {
+    limit: Option<f64>,
+    reference: Option<f64>,
+}
+
+impl Bases {
+    fn of(servers: &[Server], results: &[Result<Run, String>]) -> Bases {
+        let rate = |name: &str| {
+            let i = servers.iter().position(|s| s.name == name)?;
+            results[i].as_ref().ok().map(|r| r.frames_per_sec)
+        };
+        Bases {
+            limit: rate(LIMIT),
+            reference: rate(REFERENCE),
+        }
     }
+
+    /// `m`'s frames/s over the limit's and over the reference's.
+    fn ratios(&self, m: &Run) -> (String, String) {
+        let over = |base: Option<f64>| fmt_ratio(base.map(|b| m.frames_per_sec / b.max(1e-12)));
+        (over(self.limit), over(self.reference))
+    }
+}
+
+/// One result line, after the server's name (under 80 characters).
+fn row(sc: &Scenario, m: &Run, bases: &Bases) -> String {
+    let (lim, reference) = bases.ratios(m);
+    let line = format!(
+        "{:>11} {lim:>6} xlim {reference:>6} xref  cpu {:>8} {}",
+        fmt_rate(m.frames_per_sec),
+        m.cpu(),
+        round_trips(sc, m),
+    );
+    line.trim_end().to_owned()
+}
+
+/// One scenario's figures for one server, as a markdown table cell.
+fn cell(sc: &Scenario, result: &Result<Run, String>, bases: &Bases) -> String {
+    let Ok(m) = result else {
+        return "FAILED".into();
+    };
+    let (lim, reference) = bases.ratios(m);
+    let rtt = round_trips(sc, m);
+    format!(
+        "{}{}{rtt} ({lim} lim, {reference} ref), cpu {}",
+        fmt_rate(m.frames_per_sec),
+        if rtt.is_empty() { "" } else { ", " },
+        m.cpu(),
+    )
+}
+
+/// A ping-pong run's p50 and p99 round trips ("" for a pipelined run).
+fn round_trips(sc: &Scenario, m: &Run) -> String {
+    if sc.ping_pong {
+        format!("p50 {} p99 {}", fmt_dur(m.p50), fmt_dur(m.p99))
+    } else {
+        String::new()
+    }
+}
+
+/// Every scenario's figures as one markdown table: a scenario a row, a
+/// server a column.
+fn print_table(
+    servers: &[Server],
+    table: &[(&Scenario, Vec<Result<Run, String>>)],
+    rounds: u32,
+    scale: u64,
+    generator: &str,
+) {
+    println!(
+        "Figures from {generator}, client and servers on the same {} core(s); \
+         median of {rounds} round(s), servers alternating. frames/s (for ping-pong also \
+         the p50/p99 round trip), its ratio to the {LIMIT} (lim) and to the {REFERENCE} \
+         (ref), and the server's CPU time per frame.",
+        thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!();
+    let names: Vec<&str> = servers.iter().map(|s| s.name.as_str()).collect();
+    println!("| scenario | {} |", names.join(" | "));
+    println!("|---|{}", "---|".repeat(names.len()));
+    for (sc, results) in table {
+        let bases = Bases::of(servers, results);
+        let cells: Vec<String> = results.iter().map(|r| cell(sc, r, &bases)).collect();
+        println!(
+            "| {} ({} x {} x {} B{}) | {} |",
+            sc.name,
+            sc.conns,
+            fmt_count(sc.frames(scale)),
+            sc.size,
+            if sc.ping_pong { ", one in flight" } else { "" },
+            cells.join(" | ")
+        );
+    }
+}
+
+/// `n` with its thousands grouped: 1,000,000.
+fn fmt_count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
 }
 
 fn fmt_ratio(r: Option<f64>) -> String {
