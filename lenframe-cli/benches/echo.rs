@@ -228,7 +228,9 @@ fn run(o: &Options) -> ExitCode {
     }
 }
 
-/// `lenframe load`'s name and version, as `lenframe --version` says them.
+/// `lenframe load`'s name and version, as `lenframe --version` says them,
+/// and the commit it was built from (the version stays the same between
+/// releases while the generator changes).
 fn generator() -> String {
     let version = Command::new(LENFRAME)
         .arg("--version")
@@ -237,7 +239,29 @@ fn generator() -> String {
         .map(|out| String::from_utf8_lossy(&out.stdout).trim().to_owned())
         .and_then(|line| line.split_whitespace().nth(1).map(str::to_owned))
         .unwrap_or_else(|| "(version unknown)".into());
-    format!("`lenframe load` {version} (this checkout, --json)")
+    let commit = commit().unwrap_or_else(|| "commit unknown".into());
+    format!("`lenframe load` {version} ({commit}, --json)")
+}
+
+/// The commit of this checkout, and whether lenframe-cli's `src/` differs
+/// from it.
+fn commit() -> Option<String> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(env!("CARGO_MANIFEST_DIR"))
+            .args(args)
+            .output()
+            .ok()
+    };
+    let head = git(&["rev-parse", "--short", "HEAD"]).filter(|o| o.status.success())?;
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_owned();
+    let changed =
+        git(&["diff", "--quiet", "HEAD", "--", "src"]).is_some_and(|o| o.status.code() == Some(1));
+    Some(format!(
+        "commit {head}{}",
+        if changed { " with src/ changed" } else { "" }
+    ))
 }
 
 /// The servers to compare, built as needed, those `--server` names first,
