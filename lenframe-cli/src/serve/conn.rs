@@ -10,7 +10,7 @@
 //! connection's own `out`; only the incomplete frame at the end of a read
 //! is kept, in `partial`. An idle connection holds no buffer at all.
 
-use std::io::{self, Read, Write};
+use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
@@ -30,6 +30,9 @@ const KEEP_BUSY: usize = 1024 * 1024;
 /// its whole size at once up to this size (no regrowth for each read);
 /// larger ones grow with the bytes that actually arrive.
 const RESERVE_WHOLE: usize = 256 * 1024;
+/// Bytes one read may bring in behind pending echoes (see
+/// [`Conn::read_behind_echoes`]).
+const BEHIND: usize = 256 * 1024;
 
 /// Buffers one worker thread lends to all its connections in turn.
 pub struct Scratch {
@@ -124,9 +127,12 @@ pub struct Conn {
     decoder: FrameDecoder,
     /// The start of an incomplete frame (a frame boundary first).
     partial: Vec<u8>,
-    /// Echoes not yet written: `out[sent..]`.
+    /// Echoes not yet written: `out[sent..end]`; `out[end..]` is free
+    /// room (initialized, so that reads can land there: see
+    /// [`Conn::read_behind_echoes`]).
     out: Vec<u8>,
     sent: usize,
+    end: usize,
     /// Edge-triggered readiness: true until an operation would block.
     pub readable: bool,
     pub writable: bool,
@@ -179,6 +185,7 @@ impl Conn {
             partial: Vec::new(),
             out: Vec::new(),
             sent: 0,
+            end: 0,
             readable: true,
             writable: true,
             eof: false,
@@ -235,7 +242,7 @@ impl Conn {
 
     /// Bytes of echoes waiting for the peer.
     pub fn pending(&self) -> usize {
-        self.out.len() - self.sent
+        self.end - self.sent
     }
 
     /// In the middle of a frame, waiting for the peer to send the rest.
@@ -340,11 +347,23 @@ impl Conn {
             } else {
                 limit
             };
-            match (&self.stream).read(&mut scratch.read[..room]) {
+            // Echoes are waiting and they are the input itself: the input
+            // lands right behind them, and is not copied again.
+            let behind = self.identity && self.pending() > 0;
+            let read = if behind {
+                self.read_behind_echoes(room)
+            } else {
+                (&self.stream).read(&mut scratch.read[..room])
+            };
+            match read {
                 Ok(0) => self.end_of_input()?,
                 Ok(n) => {
                     self.last_read = Instant::now();
-                    self.take(&scratch.read[..n], &mut scratch.echo)?;
+                    if behind {
+                        self.take_behind_echoes(n)?;
+                    } else {
+                        self.take(&scratch.read[..n], &mut scratch.echo)?;
+                    }
                     if self.finishing && !self.is_mid_frame() {
                         self.finishing = false;
                     }
@@ -404,12 +423,64 @@ impl Conn {
         })
     }
 
+    /// Reads at most `room` bytes into `out` right behind the pending
+    /// echoes, after a copy of `partial` (the frame an earlier read began),
+    /// for [`Conn::take_behind_echoes`]. Only when the echo of a frame is
+    /// the frame itself.
+    fn read_behind_echoes(&mut self, room: usize) -> io::Result<usize> {
+        let begun = self.partial.len();
+        let room = room.min(BEHIND);
+        self.make_room(begun + room);
+        let start = self.end + begun;
+        self.out[self.end..start].copy_from_slice(&self.partial);
+        (&self.stream).read(&mut self.out[start..start + room])
+    }
+
+    /// Counts the whole frames among the `n` bytes [`Conn::read_behind_echoes`]
+    /// brought in (after the copy of `partial`): they join the pending
+    /// echoes where they lie; the incomplete rest goes to `partial`.
+    fn take_behind_echoes(&mut self, n: usize) -> Result<(), String> {
+        let begun = self.partial.len();
+        let new = self.end..self.end + begun + n;
+        let mut tally = Tally::default();
+        let used = count_frames(&mut self.decoder, &self.out[new.clone()], &mut tally)?;
+        self.partial.clear();
+        keep_rest(
+            &self.decoder,
+            &mut self.partial,
+            &self.out[new.start + used..new.end],
+        );
+        self.end += used;
+        self.pending_frames += tally.frames;
+        self.pending_bytes += tally.bytes;
+        Ok(())
+    }
+
+    /// Makes `out[end..]` at least `need` bytes long: moves the pending
+    /// echoes to the front when at least half of the buffer is already
+    /// written, else grows it (doubling, so each byte moves rarely).
+    fn make_room(&mut self, need: usize) {
+        if self.out.len() - self.end >= need {
+            return;
+        }
+        if self.sent > 0 && self.sent >= self.end / 2 {
+            self.out.copy_within(self.sent..self.end, 0);
+            self.end -= self.sent;
+            self.sent = 0;
+        }
+        if self.out.len() - self.end < need {
+            let len = (self.end + need).max(2 * self.out.len());
+            self.out.resize(len, 0);
+        }
+    }
+
     /// Decodes the bytes of one read and echoes its frames as one batch.
     fn take(&mut self, data: &[u8], echo: &mut Vec<u8>) -> Result<(), String> {
         let mut tally = Tally::default();
         if self.pending() > 0 {
             // Echoes are waiting: these go behind them.
-            if self.sent >= self.out.len() / 2 {
+            self.out.truncate(self.end);
+            if self.sent >= self.end / 2 {
                 self.out.drain(..self.sent);
                 self.sent = 0;
             }
@@ -421,18 +492,29 @@ impl Conn {
                 &mut self.out,
                 &mut tally,
             )?;
+            self.end = self.out.len();
             self.pending_frames += tally.frames;
             self.pending_bytes += tally.bytes;
             return Ok(());
         }
-        if self.partial.is_empty() && self.identity {
-            // Zero-copy: the echoes of whole frames are the very bytes that
-            // came in, written from the read buffer.
-            let used = count_frames(&mut self.decoder, data, &mut tally)?;
-            keep_rest(&self.decoder, &mut self.partial, &data[used..]);
-            return self.write_batch(&data[..used], tally);
-        }
         echo.clear();
+        if self.identity {
+            // Zero-copy: the echoes of whole frames are the very bytes that
+            // came in, written from the read buffer; only the frame an
+            // earlier read began is copied (finished in `partial`), and
+            // both go out with one vectored write.
+            let rest = finish_partial(
+                &mut self.decoder,
+                true,
+                &mut self.partial,
+                data,
+                echo,
+                &mut tally,
+            )?;
+            let used = count_frames(&mut self.decoder, rest, &mut tally)?;
+            keep_rest(&self.decoder, &mut self.partial, &rest[used..]);
+            return self.write_batch(echo, &rest[..used], tally);
+        }
         decode(
             &mut self.decoder,
             self.identity,
@@ -441,24 +523,55 @@ impl Conn {
             echo,
             &mut tally,
         )?;
-        self.write_batch(echo, tally)
+        self.write_batch(echo, &[], tally)
     }
 
-    /// Writes a batch of echoes now; keeps what the socket does not take.
-    fn write_batch(&mut self, echo: &[u8], tally: Tally) -> Result<(), String> {
-        let written = self.write_some(echo)?;
-        if written == echo.len() {
+    /// Writes a batch of echoes, `head` then `body`, now; keeps what the
+    /// socket does not take.
+    fn write_batch(&mut self, head: &[u8], body: &[u8], tally: Tally) -> Result<(), String> {
+        let written = self.write_parts(head, body)?;
+        if written == head.len() + body.len() {
             self.frames += tally.frames;
             self.bytes += tally.bytes;
         } else {
             // Keep what the socket did not take.
             self.out.clear();
-            self.out.extend_from_slice(&echo[written..]);
+            if written < head.len() {
+                self.out.extend_from_slice(&head[written..]);
+                self.out.extend_from_slice(body);
+            } else {
+                self.out.extend_from_slice(&body[written - head.len()..]);
+            }
             self.sent = 0;
+            self.end = self.out.len();
             self.pending_frames = tally.frames;
             self.pending_bytes = tally.bytes;
         }
         Ok(())
+    }
+
+    /// Writes as much of `head` then `body` as the socket takes now (one
+    /// vectored write for both).
+    fn write_parts(&mut self, head: &[u8], body: &[u8]) -> Result<usize, String> {
+        if head.is_empty() {
+            return self.write_some(body);
+        }
+        let total = head.len() + body.len();
+        let mut done = 0;
+        while self.writable && done < head.len() {
+            let parts = [IoSlice::new(&head[done..]), IoSlice::new(body)];
+            match (&self.stream).write_vectored(&parts) {
+                Ok(0) => return Err("i/o error: the socket took no bytes".into()),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.writable = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::from(e).to_string()),
+            }
+        }
+        if done >= head.len() && done < total {
+            done += self.write_some(&body[done - head.len()..])?;
+        }
+        Ok(done)
     }
 
     /// Writes `out[sent..]` until done or the socket would block.
@@ -467,12 +580,12 @@ impl Conn {
             return Ok(());
         }
         let out = std::mem::take(&mut self.out);
-        let written = self.write_some(&out[self.sent..]);
+        let written = self.write_some(&out[self.sent..self.end]);
         self.out = out;
         self.sent += written?;
-        if self.sent == self.out.len() {
-            self.out.clear();
+        if self.sent == self.end {
             self.sent = 0;
+            self.end = 0;
             self.frames += std::mem::take(&mut self.pending_frames);
             self.bytes += std::mem::take(&mut self.pending_bytes);
             if self.out.capacity() > KEEP_BUSY {
@@ -505,6 +618,7 @@ impl Conn {
         if self.pending() == 0 && self.out.capacity() > KEEP {
             self.out = Vec::new();
             self.sent = 0;
+            self.end = 0;
         }
     }
 
@@ -520,6 +634,7 @@ impl Conn {
         self.partial = Vec::new();
         self.out = Vec::new();
         self.sent = 0;
+        self.end = 0;
         self.account(memory);
     }
 }
@@ -530,12 +645,29 @@ fn decode(
     decoder: &mut FrameDecoder,
     identity: bool,
     partial: &mut Vec<u8>,
-    mut data: &[u8],
+    data: &[u8],
     out: &mut Vec<u8>,
     tally: &mut Tally,
 ) -> Result<(), String> {
-    // Finish the frame begun by an earlier read, taking from `data` only
-    // the bytes it still needs.
+    let rest = finish_partial(decoder, identity, partial, data, out, tally)?;
+    // The rest is decoded where it lies.
+    let used = echo_frames(decoder, identity, rest, out, tally)?;
+    keep_rest(decoder, partial, &rest[used..]);
+    Ok(())
+}
+
+/// Finishes the frame begun by an earlier read (in `partial`), taking
+/// from `data` only the bytes it still needs, and encodes its echo into
+/// `out`. Returns the bytes of `data` after it: a frame boundary (or
+/// nothing, when `partial` is still incomplete).
+fn finish_partial<'d>(
+    decoder: &mut FrameDecoder,
+    identity: bool,
+    partial: &mut Vec<u8>,
+    mut data: &'d [u8],
+    out: &mut Vec<u8>,
+    tally: &mut Tally,
+) -> Result<&'d [u8], String> {
     while !partial.is_empty() {
         let used = echo_frames(decoder, identity, partial, out, tally)?;
         partial.drain(..used);
@@ -543,16 +675,13 @@ fn decode(
             break;
         }
         if data.is_empty() {
-            return Ok(());
+            return Ok(data);
         }
         let take = decoder.needed(partial.len()).clamp(1, data.len());
         partial.extend_from_slice(&data[..take]);
         data = &data[take..];
     }
-    // The rest is decoded where it lies.
-    let used = echo_frames(decoder, identity, data, out, tally)?;
-    keep_rest(decoder, partial, &data[used..]);
-    Ok(())
+    Ok(data)
 }
 
 /// Keeps `rest`, the start of an incomplete frame, in `partial` (empty),
