@@ -13,6 +13,7 @@
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use lenframe::{Codec, Error, FrameDecoder};
@@ -40,14 +41,76 @@ pub struct Scratch {
     read: Vec<u8>,
     /// Where the echoes of one read are encoded, when none are pending.
     echo: Vec<u8>,
+    /// Echo buffers connections gave back, for the next that needs one.
+    pub spare: Spare,
+}
+
+/// Echo buffers that connections gave back, kept by their worker for the
+/// next connection that needs one: a pipelining connection drains its
+/// echoes and fills them again many times a second, and a buffer freed
+/// and allocated each time costs page faults and zeroing. At most
+/// [`SPARES`] buffers per worker, none larger than a connection's buffer
+/// can grow ([`spare_max`]); they count in `--max-memory`.
+pub struct Spare {
+    bufs: Vec<Vec<u8>>,
+    memory: Arc<Memory>,
+    max: usize,
+}
+
+/// Buffers a worker keeps for its connections.
+const SPARES: usize = 1;
+
+/// The largest echo buffer a connection with `budget` can grow: its
+/// pending echoes reach the budget plus one read, and the buffer grows by
+/// doubling.
+pub fn spare_max(budget: usize) -> usize {
+    budget.saturating_add(BEHIND).saturating_mul(2)
+}
+
+impl Spare {
+    /// Keeps buffers of at most `max` bytes, counted in `memory`.
+    pub fn new(memory: Arc<Memory>, max: usize) -> Spare {
+        Spare {
+            bufs: Vec::new(),
+            memory,
+            max,
+        }
+    }
+
+    /// A buffer given back, or a new empty one. Its length is memory
+    /// already initialized (free room, not data).
+    fn take(&mut self) -> Vec<u8> {
+        let buf = self.bufs.pop().unwrap_or_default();
+        self.memory.adjust(buf.capacity(), 0);
+        buf
+    }
+
+    /// Keeps `buf` for the next connection, if there is room for it (and
+    /// in memory: it leaves half of `--max-memory` free).
+    fn give(&mut self, buf: Vec<u8>) {
+        let size = buf.capacity();
+        let room = self.memory.used().saturating_add(size) <= self.memory.max / 2;
+        if size > KEEP && size <= self.max && self.bufs.len() < SPARES && room {
+            self.memory.adjust(0, size);
+            self.bufs.push(buf);
+        }
+    }
+
+    /// Frees the buffers kept (memory is needed).
+    pub fn clear(&mut self) {
+        while !self.bufs.is_empty() {
+            drop(self.take());
+        }
+    }
 }
 
 impl Scratch {
     /// Reads of up to `read_size` bytes.
-    pub fn new(read_size: usize) -> Scratch {
+    pub fn new(read_size: usize, spare: Spare) -> Scratch {
         Scratch {
             read: vec![0; read_size],
             echo: Vec::with_capacity(read_size + read_size / 2),
+            spare,
         }
     }
 }
@@ -304,7 +367,7 @@ impl Conn {
         share: usize,
     ) -> Result<Status, String> {
         loop {
-            self.flush()?;
+            self.flush(&mut scratch.spare)?;
             if self.closing {
                 return Ok(self.linger(scratch));
             }
@@ -316,7 +379,7 @@ impl Conn {
             let mut limit = scratch.read.len();
             let full = !memory.has_room() && !self.hung_up && !self.finishing;
             if full {
-                self.release_idle();
+                self.release_idle(&mut scratch.spare);
                 self.account(memory);
                 limit = limit.min(share.saturating_sub(self.held));
             }
@@ -337,7 +400,7 @@ impl Conn {
                 // Not reading for a while: what it holds and does not use
                 // goes back (else its own empty buffer could keep memory
                 // full, and it paused, for good).
-                self.release_idle();
+                self.release_idle(&mut scratch.spare);
                 break;
             }
             // Finishing a frame past `--max-memory`: not a byte beyond it.
@@ -351,7 +414,7 @@ impl Conn {
             // lands right behind them, and is not copied again.
             let behind = self.identity && self.pending() > 0;
             let read = if behind {
-                self.read_behind_echoes(room)
+                self.read_behind_echoes(room, &mut scratch.spare)
             } else {
                 (&self.stream).read(&mut scratch.read[..room])
             };
@@ -362,7 +425,7 @@ impl Conn {
                     if behind {
                         self.take_behind_echoes(n)?;
                     } else {
-                        self.take(&scratch.read[..n], &mut scratch.echo)?;
+                        self.take(&scratch.read[..n], &mut scratch.echo, &mut scratch.spare)?;
                     }
                     if self.finishing && !self.is_mid_frame() {
                         self.finishing = false;
@@ -372,7 +435,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
-                    self.release_idle();
+                    self.release_idle(&mut scratch.spare);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::from(e).to_string()),
@@ -427,10 +490,10 @@ impl Conn {
     /// echoes, after a copy of `partial` (the frame an earlier read began),
     /// for [`Conn::take_behind_echoes`]. Only when the echo of a frame is
     /// the frame itself.
-    fn read_behind_echoes(&mut self, room: usize) -> io::Result<usize> {
+    fn read_behind_echoes(&mut self, room: usize, spare: &mut Spare) -> io::Result<usize> {
         let begun = self.partial.len();
         let room = room.min(BEHIND);
-        self.make_room(begun + room);
+        self.make_room(begun + room, spare);
         let start = self.end + begun;
         self.out[self.end..start].copy_from_slice(&self.partial);
         (&self.stream).read(&mut self.out[start..start + room])
@@ -459,9 +522,12 @@ impl Conn {
     /// Makes `out[end..]` at least `need` bytes long: moves the pending
     /// echoes to the front when at least half of the buffer is already
     /// written, else grows it (doubling, so each byte moves rarely).
-    fn make_room(&mut self, need: usize) {
+    fn make_room(&mut self, need: usize, spare: &mut Spare) {
         if self.out.len() - self.end >= need {
             return;
+        }
+        if self.out.capacity() == 0 {
+            self.out = spare.take();
         }
         if self.sent > 0 && self.sent >= self.end / 2 {
             self.out.copy_within(self.sent..self.end, 0);
@@ -475,7 +541,7 @@ impl Conn {
     }
 
     /// Decodes the bytes of one read and echoes its frames as one batch.
-    fn take(&mut self, data: &[u8], echo: &mut Vec<u8>) -> Result<(), String> {
+    fn take(&mut self, data: &[u8], echo: &mut Vec<u8>, spare: &mut Spare) -> Result<(), String> {
         let mut tally = Tally::default();
         if self.pending() > 0 {
             // Echoes are waiting: these go behind them.
@@ -513,7 +579,7 @@ impl Conn {
             )?;
             let used = count_frames(&mut self.decoder, rest, &mut tally)?;
             keep_rest(&self.decoder, &mut self.partial, &rest[used..]);
-            return self.write_batch(echo, &rest[..used], tally);
+            return self.write_batch(echo, &rest[..used], tally, spare);
         }
         decode(
             &mut self.decoder,
@@ -523,27 +589,34 @@ impl Conn {
             echo,
             &mut tally,
         )?;
-        self.write_batch(echo, &[], tally)
+        self.write_batch(echo, &[], tally, spare)
     }
 
     /// Writes a batch of echoes, `head` then `body`, now; keeps what the
     /// socket does not take.
-    fn write_batch(&mut self, head: &[u8], body: &[u8], tally: Tally) -> Result<(), String> {
+    fn write_batch(
+        &mut self,
+        head: &[u8],
+        body: &[u8],
+        tally: Tally,
+        spare: &mut Spare,
+    ) -> Result<(), String> {
         let written = self.write_parts(head, body)?;
         if written == head.len() + body.len() {
             self.frames += tally.frames;
             self.bytes += tally.bytes;
         } else {
-            // Keep what the socket did not take.
-            self.out.clear();
-            if written < head.len() {
-                self.out.extend_from_slice(&head[written..]);
-                self.out.extend_from_slice(body);
-            } else {
-                self.out.extend_from_slice(&body[written - head.len()..]);
-            }
+            // Keep what the socket did not take (`out` is empty).
+            let (head, body) = (
+                &head[written.min(head.len())..],
+                &body[written.saturating_sub(head.len())..],
+            );
             self.sent = 0;
-            self.end = self.out.len();
+            self.end = 0;
+            self.make_room(head.len() + body.len(), spare);
+            self.out[..head.len()].copy_from_slice(head);
+            self.out[head.len()..head.len() + body.len()].copy_from_slice(body);
+            self.end = head.len() + body.len();
             self.pending_frames = tally.frames;
             self.pending_bytes = tally.bytes;
         }
@@ -575,7 +648,7 @@ impl Conn {
     }
 
     /// Writes `out[sent..]` until done or the socket would block.
-    fn flush(&mut self) -> Result<(), String> {
+    fn flush(&mut self, spare: &mut Spare) -> Result<(), String> {
         if self.pending() == 0 {
             return Ok(());
         }
@@ -589,7 +662,7 @@ impl Conn {
             self.frames += std::mem::take(&mut self.pending_frames);
             self.bytes += std::mem::take(&mut self.pending_bytes);
             if self.out.capacity() > KEEP_BUSY {
-                self.out = Vec::new();
+                spare.give(std::mem::take(&mut self.out));
             }
         }
         Ok(())
@@ -611,12 +684,12 @@ impl Conn {
     }
 
     /// Nothing more to read now: frees buffers that are empty and large.
-    fn release_idle(&mut self) {
+    fn release_idle(&mut self, spare: &mut Spare) {
         if self.partial.is_empty() && self.partial.capacity() > KEEP {
             self.partial = Vec::new();
         }
         if self.pending() == 0 && self.out.capacity() > KEEP {
-            self.out = Vec::new();
+            spare.give(std::mem::take(&mut self.out));
             self.sent = 0;
             self.end = 0;
         }
@@ -630,9 +703,9 @@ impl Conn {
     }
 
     /// Gives the buffers back (the connection is closing).
-    pub fn release(&mut self, memory: &Memory) {
+    pub fn release(&mut self, memory: &Memory, spare: &mut Spare) {
         self.partial = Vec::new();
-        self.out = Vec::new();
+        spare.give(std::mem::take(&mut self.out));
         self.sent = 0;
         self.end = 0;
         self.account(memory);

@@ -2,6 +2,7 @@
 //! the memory count, the open connections and the totals of the summary.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lenframe::Codec;
@@ -38,7 +39,7 @@ pub struct Config {
 pub struct Shared {
     pub config: Config,
     pub log: Log,
-    pub memory: Memory,
+    pub memory: Arc<Memory>,
     /// Connections open now.
     pub open: AtomicUsize,
     /// Totals for the summary.
@@ -51,7 +52,7 @@ pub struct Shared {
 impl Shared {
     pub fn new(config: Config, log: Log) -> Shared {
         Shared {
-            memory: Memory::new(config.max_memory),
+            memory: Arc::new(Memory::new(config.max_memory)),
             config,
             log,
             open: AtomicUsize::new(0),

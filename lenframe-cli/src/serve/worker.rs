@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use super::conn::{Conn, Paused, Scratch, Status};
+use super::conn::{spare_max, Conn, Paused, Scratch, Spare, Status};
 use super::event::Event;
 use super::shared::Shared;
 
@@ -81,7 +81,13 @@ pub fn start_workers(shared: &Arc<Shared>) -> Result<Vec<WorkerHandle>, String> 
             load: Arc::clone(&load),
             conns: Vec::new(),
             free: Vec::new(),
-            scratch: Scratch::new(READ_SIZE),
+            scratch: Scratch::new(
+                READ_SIZE,
+                Spare::new(
+                    Arc::clone(&shared.memory),
+                    spare_max(shared.config.conn_budget),
+                ),
+            ),
             starved: Vec::new(),
             finisher: None,
             draining: None,
@@ -297,6 +303,9 @@ impl Worker {
     fn retry_starved(&mut self) {
         let memory = &self.shared.memory;
         let room = memory.has_room();
+        if !room {
+            self.scratch.spare.clear();
+        }
         let share = memory.fair_share(self.shared.open.load(Ordering::Relaxed));
         let mut ready = Vec::new();
         let mut waiting = std::mem::take(&mut self.starved);
@@ -438,7 +447,7 @@ impl Worker {
         if matches!(reason, Reason::PeerClosed | Reason::Shutdown) {
             let _ = conn.stream.shutdown(std::net::Shutdown::Write);
         }
-        conn.release(&self.shared.memory);
+        conn.release(&self.shared.memory, &mut self.scratch.spare);
         let s = &*self.shared;
         s.served.fetch_add(1, Ordering::Relaxed);
         s.frames.fetch_add(conn.frames, Ordering::Relaxed);
