@@ -737,7 +737,7 @@ impl<'a> SliceFrames<'_, 'a> {
 impl<'a> Iterator for SliceFrames<'_, 'a> {
     type Item = Result<&'a [u8]>;
 
-    #[inline]
+    #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
         let rest = self.rest;
         if let Some((start, end)) = self.fast.frame_of(self.mode, rest) {
