@@ -565,6 +565,25 @@ impl Conn {
         }
         echo.clear();
         if self.identity {
+            let header = self.decoder.codec().header_len();
+            let need = self.decoder.needed(self.partial.len());
+            if self.partial.len() >= header && need <= data.len() {
+                // The frame begun earlier is its start (`partial`, whose
+                // header was checked when it came) and `data[..need]`:
+                // written as they are, with the whole frames behind them.
+                let begun = std::mem::take(&mut self.partial);
+                let mut tally = Tally {
+                    frames: 1,
+                    bytes: (begun.len() + need - header) as u64,
+                };
+                let rest = &data[need..];
+                let used = count_frames(&mut self.decoder, rest, &mut tally)?;
+                let written = self.write_batch(&begun, &data[..need + used], tally, spare);
+                self.partial = begun;
+                self.partial.clear();
+                keep_rest(&self.decoder, &mut self.partial, &rest[used..]);
+                return written;
+            }
             // Zero-copy: the echoes of whole frames are the very bytes that
             // came in, written from the read buffer; only the frame an
             // earlier read began is copied (finished in `partial`), and
