@@ -545,3 +545,57 @@ fn json_lines_say_what_the_text_lines_say() {
     );
     assert!(child.wait().unwrap().success());
 }
+
+/// Frames of every size from 0 to 200 KiB, pipelined by a client with
+/// small socket buffers that reads its echoes in small, slow pieces: every
+/// path of the server's echo (whole frames written from the read buffer,
+/// frames split across reads, echoes kept pending and input read in
+/// behind them, partial vectored writes) under one stream, checked byte
+/// for byte.
+#[test]
+fn mixed_sizes_through_a_slow_small_reader_come_back_exactly() {
+    let server = Server::start(&["--conn-budget", "256K"]);
+    let s = small_buffer_client(server.addr);
+    let mut seed = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut wire = Vec::new();
+    while wire.len() < 12 << 20 {
+        let size = match next() % 4 {
+            0 => next() % 16,
+            1 => next() % 1500,
+            2 => next() % 70_000,
+            _ => next() % 200_000,
+        } as usize;
+        wire.extend_from_slice(&(size as u32).to_be_bytes());
+        let fill = next() as u8;
+        wire.extend((0..size).map(|j| fill.wrapping_add(j as u8)));
+    }
+    thread::scope(|scope| {
+        scope.spawn(|| (&s).write_all(&wire).unwrap());
+        let mut got = Vec::with_capacity(wire.len());
+        let mut buf = vec![0u8; 8192];
+        let mut rounds = 0u32;
+        while got.len() < wire.len() {
+            let n = (&s).read(&mut buf[..1 + (next() % 8192) as usize]).unwrap();
+            assert!(
+                n > 0,
+                "EOF after {} of {} bytes; stderr: {}",
+                got.len(),
+                wire.len(),
+                server.stderr()
+            );
+            got.extend_from_slice(&buf[..n]);
+            rounds += 1;
+            if rounds % 64 == 0 {
+                thread::sleep(Duration::from_millis(1));
+            }
+        }
+        let first_bad = got.iter().zip(&wire).position(|(a, b)| a != b);
+        assert!(first_bad.is_none(), "echo differs at byte {first_bad:?}");
+    });
+}

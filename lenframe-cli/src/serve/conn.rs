@@ -576,6 +576,9 @@ impl Conn {
                     frames: 1,
                     bytes: (begun.len() + need - header) as u64,
                 };
+                // The decoder waits for that frame to come whole: it has,
+                // and the next one starts at a boundary.
+                self.decoder = self.decoder.codec().new_decoder();
                 let rest = &data[need..];
                 let used = count_frames(&mut self.decoder, rest, &mut tally)?;
                 let written = self.write_batch(&begun, &data[..need + used], tally, spare);
