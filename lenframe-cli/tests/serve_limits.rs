@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     expect_echo, frames, open_file_limit, reference_server, rss_bytes, small_buffer_client,
-    sysctl_max, Server, TIMEOUT,
+    sysctl_max, write_until_blocked, Server, TIMEOUT,
 };
 use lenframe::{Codec, FrameReader, FrameWriter};
 
@@ -118,21 +118,6 @@ fn at_max_memory_the_holder_waits_and_the_others_are_served() {
     // Once A is gone, memory frees.
     drop(hog);
     server.assert_serves();
-}
-
-/// Writes `wire` until a write blocks for `patience`; returns the bytes
-/// the socket took.
-fn write_until_blocked(s: &TcpStream, wire: &[u8], patience: Duration) -> usize {
-    s.set_write_timeout(Some(patience)).unwrap();
-    let mut sent = 0;
-    while sent < wire.len() {
-        match (&*s).write(&wire[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) => panic!("write: {e}"),
-        }
-    }
-    sent
 }
 
 /// A connection paused at `--max-memory` (holding its share, its peer not

@@ -8,30 +8,15 @@
 
 mod common;
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{frames, Server, TIMEOUT};
+use common::{frames, write_until_blocked, Server, TIMEOUT};
 
 /// Frames of this many payload bytes, as in the reproduction.
 const SIZE: usize = 16 * 1024;
-
-/// Writes `wire` until the write blocks for `patience`; returns the bytes
-/// the socket took (the last frame may be cut short).
-fn write_until_blocked(s: &TcpStream, wire: &[u8], patience: Duration) -> usize {
-    s.set_write_timeout(Some(patience)).unwrap();
-    let mut sent = 0;
-    while sent < wire.len() {
-        match (&*s).write(&wire[sent..]) {
-            Ok(n) => sent += n,
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
-            Err(e) => panic!("write: {e}"),
-        }
-    }
-    sent
-}
 
 /// Reads to EOF; returns how many whole frames of `wire` came back (every
 /// byte is checked against `wire`). An RST (ECONNRESET) fails.

@@ -6,7 +6,7 @@
 //! a test fails); every wait has a timeout.
 #![allow(dead_code)] // each test file uses its own subset
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
@@ -405,6 +405,21 @@ pub fn frames(n: usize, size: usize) -> Vec<u8> {
         wire[start..start + k].copy_from_slice(&stamp[..k]);
     }
     wire
+}
+
+/// Writes `wire` until a write blocks for `patience`; returns the bytes
+/// the socket took (the last frame may be cut short).
+pub fn write_until_blocked(s: &TcpStream, wire: &[u8], patience: Duration) -> usize {
+    s.set_write_timeout(Some(patience)).unwrap();
+    let mut sent = 0;
+    while sent < wire.len() {
+        match (&*s).write(&wire[sent..]) {
+            Ok(n) => sent += n,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => break,
+            Err(e) => panic!("write: {e}"),
+        }
+    }
+    sent
 }
 
 /// Reads exactly `expected.len()` bytes and compares them.
