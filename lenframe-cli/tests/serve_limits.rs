@@ -544,3 +544,47 @@ fn ten_thousand_connections_open_at_once_are_all_echoed() {
         "lenframe serve holds more than the reference: {ours} > {theirs} bytes"
     );
 }
+
+/// A `--max-memory` so small that each connection's fair share is less
+/// than the buffer an idle connection may keep: the empty buffers go back
+/// when memory is full, so the connections that read their echoes all
+/// finish (they stalled for good, holding nothing but empty buffers).
+#[test]
+fn at_a_tiny_max_memory_every_reading_client_finishes() {
+    let server = Server::start(&["--max-memory", "64K", "--threads", "1"]);
+    thread::scope(|scope| {
+        for k in 0..20u64 {
+            let addr = server.addr;
+            scope.spawn(move || {
+                let mut seed = 0x9E37_79B9_7F4A_7C15u64 ^ (k + 1);
+                let mut wire = Vec::new();
+                for _ in 0..20 {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let size = (seed % 100_000) as usize;
+                    wire.extend_from_slice(&(size as u32).to_be_bytes());
+                    wire.extend(std::iter::repeat_n(seed as u8, size));
+                }
+                let s = small_buffer_client(addr);
+                s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                thread::scope(|inner| {
+                    inner.spawn(|| {
+                        (&s).write_all(&wire).unwrap();
+                        s.shutdown(std::net::Shutdown::Write).unwrap();
+                    });
+                    let mut got = Vec::new();
+                    if let Err(e) = (&s).read_to_end(&mut got) {
+                        panic!(
+                            "client {k}: {e} after {} of {} bytes",
+                            got.len(),
+                            wire.len()
+                        );
+                    }
+                    assert!(got == wire, "client {k}: echoes differ");
+                });
+            });
+        }
+    });
+    server.assert_serves();
+}

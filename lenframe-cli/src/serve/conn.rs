@@ -31,6 +31,8 @@ const KEEP_BUSY: usize = 1024 * 1024;
 /// its whole size at once up to this size (no regrowth for each read);
 /// larger ones grow with the bytes that actually arrive.
 const RESERVE_WHOLE: usize = 256 * 1024;
+/// Bytes one turn may read and drop from a peer at shutdown.
+const LINGER_READ: usize = 1 << 20;
 /// Bytes one read may bring in behind pending echoes (see
 /// [`Conn::read_behind_echoes`]).
 const BEHIND: usize = 256 * 1024;
@@ -278,6 +280,9 @@ impl Conn {
     pub fn begin_close(&mut self) {
         self.closing = true;
         self.finishing = false;
+        self.starved = false;
+        self.paused = Paused::No;
+        self.decoder = self.decoder.codec().new_decoder();
         self.partial = Vec::new();
         self.readable = true;
         self.last_read = Instant::now();
@@ -286,7 +291,13 @@ impl Conn {
     /// Shutting down, every echo is written and the peer has sent nothing
     /// for `quiet`: it can be closed without an RST (nothing unread).
     pub fn is_lingering_quietly(&self, quiet: std::time::Duration) -> bool {
-        self.closing && self.write_shut && self.last_read.elapsed() >= quiet
+        self.closing && self.write_shut && !self.readable && self.last_read.elapsed() >= quiet
+    }
+
+    /// Shutting down with input left to read (a turn of
+    /// [`Conn::drive`] stopped at its limit).
+    pub fn has_input_left(&self) -> bool {
+        self.closing && self.readable && !self.eof
     }
 
     /// Reads and drops what the peer has sent (at most `limit` bytes), so
@@ -379,7 +390,9 @@ impl Conn {
             let mut limit = scratch.read.len();
             let full = !memory.has_room() && !self.hung_up && !self.finishing;
             if full {
-                self.release_idle(&mut scratch.spare);
+                // What it holds and does not use goes back, whatever its
+                // size: an empty buffer must not count against its share.
+                self.release_empty();
                 self.account(memory);
                 limit = limit.min(share.saturating_sub(self.held));
             }
@@ -412,7 +425,9 @@ impl Conn {
             };
             // Echoes are waiting and they are the input itself: the input
             // lands right behind them, and is not copied again.
-            let behind = self.identity && self.pending() > 0;
+            // (Not for a large frame in progress: it would be copied in and
+            // out again with each read.)
+            let behind = self.identity && self.pending() > 0 && self.partial.len() <= BEHIND / 4;
             let read = if behind {
                 self.read_behind_echoes(room, &mut scratch.spare)
             } else {
@@ -456,10 +471,16 @@ impl Conn {
             let _ = self.stream.shutdown(std::net::Shutdown::Write);
             self.write_shut = true;
         }
-        while self.readable && !self.eof {
+        // A peer that never stops sending cannot keep the worker here: at
+        // most LINGER_READ bytes a turn (the worker comes back for more).
+        let mut dropped = 0;
+        while self.readable && !self.eof && dropped < LINGER_READ {
             match (&self.stream).read(&mut scratch.read) {
                 Ok(0) => self.eof = true,
-                Ok(_) => self.last_read = Instant::now(),
+                Ok(n) => {
+                    dropped += n;
+                    self.last_read = Instant::now();
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 // Reset: nothing more can be delivered.
@@ -712,6 +733,19 @@ impl Conn {
         }
         if self.pending() == 0 && self.out.capacity() > KEEP {
             spare.give(std::mem::take(&mut self.out));
+            self.sent = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Memory is full: frees the buffers that hold nothing (an empty
+    /// `partial`, an `out` with no echo pending), whatever their size.
+    fn release_empty(&mut self) {
+        if self.partial.is_empty() {
+            self.partial = Vec::new();
+        }
+        if self.pending() == 0 {
+            self.out = Vec::new();
             self.sent = 0;
             self.end = 0;
         }

@@ -31,8 +31,11 @@ const LINGER_QUIET: Duration = Duration::from_millis(300);
 /// How often a worker looks at its lingering connections at shutdown.
 const LINGER_CHECK: Duration = Duration::from_millis(25);
 /// At most this much input is read and dropped from one connection just
-/// before a forced close (so that the close sends a FIN, not an RST).
-const LAST_DISCARD: usize = 16 << 20;
+/// before a forced close (so that the close sends a FIN, not an RST)...
+const LAST_DISCARD: usize = 1 << 20;
+/// ...and for at most this long over all the connections of a worker
+/// (then the rest are closed as they are).
+const LAST_DISCARD_TIME: Duration = Duration::from_millis(150);
 /// How often a worker retries connections paused by `--max-memory`.
 const MEMORY_RETRY: Duration = Duration::from_millis(20);
 /// After this long stalled mid-frame, a connection whose header the other
@@ -164,6 +167,12 @@ impl Worker {
                 }
                 continue;
             }
+            if let Some(deadline) = self.draining {
+                if Instant::now() >= deadline {
+                    self.close_all(Reason::Shutdown);
+                    return;
+                }
+            }
             for event in events.iter() {
                 if event.token() == WAKE {
                     self.take_messages();
@@ -186,6 +195,11 @@ impl Worker {
             }
             if now >= self.next_sweep {
                 self.sweep(now);
+            }
+            if !self.shared.memory.has_room() {
+                // Memory is needed: the kept buffer goes (whichever worker
+                // is short of it).
+                self.scratch.spare.clear();
             }
             if let Some(deadline) = self.draining {
                 if now >= deadline {
@@ -414,10 +428,13 @@ impl Worker {
 
     /// At shutdown: closes the connections whose echoes are all out and
     /// whose peers have gone quiet (nothing unread: the close sends a FIN).
+    /// Also gives another turn to those with input left to drop.
     fn close_quiet(&mut self) {
         for i in 0..self.conns.len() {
             if let Some(conn) = self.conns[i].as_ref() {
-                if conn.is_lingering_quietly(LINGER_QUIET) {
+                if conn.has_input_left() {
+                    self.drive(i);
+                } else if conn.is_lingering_quietly(LINGER_QUIET) {
                     self.close(i, Reason::Shutdown);
                 }
             }
@@ -428,9 +445,12 @@ impl Worker {
     /// and dropping what its peer has sent (a close with unread bytes
     /// would send an RST, destroying echoes still in flight).
     fn close_all(&mut self, reason: Reason) {
+        let until = Instant::now() + LAST_DISCARD_TIME;
         for i in 0..self.conns.len() {
             if let Some(conn) = self.conns[i].as_mut() {
-                conn.discard_input(&mut self.scratch, LAST_DISCARD);
+                if Instant::now() < until {
+                    conn.discard_input(&mut self.scratch, LAST_DISCARD);
+                }
                 self.close(i, reason);
             }
         }
