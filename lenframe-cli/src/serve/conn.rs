@@ -300,18 +300,25 @@ impl Conn {
         self.closing && self.readable && !self.eof
     }
 
-    /// Reads and drops what the peer has sent (at most `limit` bytes), so
-    /// that the close that follows sends a FIN, not an RST.
-    pub fn discard_input(&mut self, scratch: &mut Scratch, limit: usize) {
+    /// Reads and drops what the peer has sent, at most `limit` bytes, until
+    /// the socket would block or the peer has closed (`eof`), so that a
+    /// close sends a FIN, not an RST. False if the peer reset the
+    /// connection (nothing more can be delivered).
+    pub fn discard_input(&mut self, scratch: &mut Scratch, limit: usize) -> bool {
         let mut dropped = 0;
-        while dropped < limit {
+        while self.readable && !self.eof && dropped < limit {
             match (&self.stream).read(&mut scratch.read) {
-                Ok(0) => break,
-                Ok(n) => dropped += n,
+                Ok(0) => self.eof = true,
+                Ok(n) => {
+                    dropped += n;
+                    self.last_read = Instant::now();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => break,
+                Err(_) => return false,
             }
         }
+        true
     }
 
     /// Bytes of echoes waiting for the peer.
@@ -391,8 +398,9 @@ impl Conn {
             let full = !memory.has_room() && !self.hung_up && !self.finishing;
             if full {
                 // What it holds and does not use goes back, whatever its
-                // size: an empty buffer must not count against its share.
-                self.release_empty();
+                // size: an empty buffer must not count against its share
+                // (`spare` keeps nothing while memory is full).
+                self.release_unused(0, &mut scratch.spare);
                 self.account(memory);
                 limit = limit.min(share.saturating_sub(self.held));
             }
@@ -413,7 +421,7 @@ impl Conn {
                 // Not reading for a while: what it holds and does not use
                 // goes back (else its own empty buffer could keep memory
                 // full, and it paused, for good).
-                self.release_idle(&mut scratch.spare);
+                self.release_unused(KEEP, &mut scratch.spare);
                 break;
             }
             // Finishing a frame past `--max-memory`: not a byte beyond it.
@@ -450,7 +458,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     self.readable = false;
-                    self.release_idle(&mut scratch.spare);
+                    self.release_unused(KEEP, &mut scratch.spare);
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Error::from(e).to_string()),
@@ -473,21 +481,8 @@ impl Conn {
         }
         // A peer that never stops sending cannot keep the worker here: at
         // most LINGER_READ bytes a turn (the worker comes back for more).
-        let mut dropped = 0;
-        while self.readable && !self.eof && dropped < LINGER_READ {
-            match (&self.stream).read(&mut scratch.read) {
-                Ok(0) => self.eof = true,
-                Ok(n) => {
-                    dropped += n;
-                    self.last_read = Instant::now();
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.readable = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                // Reset: nothing more can be delivered.
-                Err(_) => return Status::Done,
-            }
-        }
-        if self.eof && self.write_shut {
+        let alive = self.discard_input(scratch, LINGER_READ);
+        if !alive || (self.eof && self.write_shut) {
             Status::Done
         } else {
             Status::Open
@@ -726,26 +721,15 @@ impl Conn {
         Ok(done)
     }
 
-    /// Nothing more to read now: frees buffers that are empty and large.
-    fn release_idle(&mut self, spare: &mut Spare) {
-        if self.partial.is_empty() && self.partial.capacity() > KEEP {
+    /// Nothing more to read now: frees the buffers that hold nothing and
+    /// more than `keep` bytes (an empty `partial`, an `out` with no echo
+    /// pending; `out` goes to `spare` if it has room for it).
+    fn release_unused(&mut self, keep: usize, spare: &mut Spare) {
+        if self.partial.is_empty() && self.partial.capacity() > keep {
             self.partial = Vec::new();
         }
-        if self.pending() == 0 && self.out.capacity() > KEEP {
+        if self.pending() == 0 && self.out.capacity() > keep {
             spare.give(std::mem::take(&mut self.out));
-            self.sent = 0;
-            self.end = 0;
-        }
-    }
-
-    /// Memory is full: frees the buffers that hold nothing (an empty
-    /// `partial`, an `out` with no echo pending), whatever their size.
-    fn release_empty(&mut self) {
-        if self.partial.is_empty() {
-            self.partial = Vec::new();
-        }
-        if self.pending() == 0 {
-            self.out = Vec::new();
             self.sent = 0;
             self.end = 0;
         }

@@ -449,7 +449,9 @@ impl Worker {
         for i in 0..self.conns.len() {
             if let Some(conn) = self.conns[i].as_mut() {
                 if Instant::now() < until {
-                    conn.discard_input(&mut self.scratch, LAST_DISCARD);
+                    // Whatever has arrived since the last event, too.
+                    conn.readable = true;
+                    let _ = conn.discard_input(&mut self.scratch, LAST_DISCARD);
                 }
                 self.close(i, reason);
             }
