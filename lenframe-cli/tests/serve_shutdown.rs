@@ -119,3 +119,41 @@ fn at_shutdown_a_client_still_sending_is_read_until_it_has_its_echoes() {
         "client received {got}: {summary}"
     );
 }
+
+#[test]
+fn peers_that_never_stop_sending_do_not_hold_the_shutdown_past_its_bound() {
+    // Clients that write 1 MiB frames without pause and never read: the
+    // server drops their input at most 1 MiB a turn and closes what is
+    // left at its deadline, so it still exits 0 within its bound (2 s,
+    // with 0.5 s here for the process to be reaped on a busy machine).
+    let mut server = Server::start(&[]);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    thread::scope(|scope| {
+        for _ in 0..32 {
+            let s = server.connect();
+            let stop = &stop;
+            scope.spawn(move || {
+                let frame = frames(1, 1 << 20);
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    if (&s).write_all(&frame).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        thread::sleep(Duration::from_millis(500));
+        server.interrupt();
+        let signalled = Instant::now();
+        let (status, _) = server.wait_exit();
+        let took = signalled.elapsed();
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(status.code(), Some(0), "stderr: {}", server.stderr());
+        assert!(
+            took < Duration::from_millis(2500),
+            "exit {took:?} after the signal"
+        );
+    });
+    assert!(server
+        .line_starting("shutdown:")
+        .starts_with("shutdown: 32 connections served"));
+}

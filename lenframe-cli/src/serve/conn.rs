@@ -551,8 +551,13 @@ impl Conn {
             self.sent = 0;
         }
         if self.out.len() - self.end < need {
+            // A fresh zeroed allocation (pages the kernel zeroes as they are
+            // touched), and only the pending echoes copied: `resize` would
+            // zero the new room byte by byte in a debug build.
             let len = (self.end + need).max(2 * self.out.len());
-            self.out.resize(len, 0);
+            let mut grown = vec![0u8; len];
+            grown[..self.end].copy_from_slice(&self.out[..self.end]);
+            self.out = grown;
         }
     }
 
