@@ -520,7 +520,6 @@ extern crate alloc;
 // `decode` and `encode`, gated there).
 mod codec;
 mod decode;
-mod diagnose;
 mod encode;
 mod error;
 mod format;

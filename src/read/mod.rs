@@ -8,6 +8,8 @@ use crate::codec::Codec;
 use crate::decode::FrameDecoder;
 use crate::error::Result;
 
+mod stall;
+
 /// Read size while frames are small; also the initial buffer capacity.
 const READ_CHUNK: usize = 16 * 1024;
 /// Growth step of the buffer for a large frame: it grows to at most
@@ -301,7 +303,7 @@ impl<R: Read> FrameReader<R> {
             self.fill_rest(needed)
         };
         // A stall inside a frame that the other byte order explains says so.
-        read.map_err(|e| crate::diagnose::annotate_stall(&self.decoder, &self.buf, e))
+        read.map_err(|e| stall::annotate_stall(&self.decoder, &self.buf, e))
     }
 
     /// One `read()` for the rest of a frame, the header after it and, when

@@ -6,6 +6,11 @@ use core::fmt;
 #[cfg(feature = "std")]
 use std::io;
 
+mod fault;
+pub(crate) mod hint;
+
+pub(crate) use fault::Fault;
+
 /// Which part of a frame the stream ended in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FramePart {
@@ -78,7 +83,7 @@ pub enum Error {
     /// The message adds a hint when the value's bytes explain it: what it
     /// would be in the other byte order if that is within the maximum, or
     /// that the bytes are text (`"GET "`) or a TLS handshake.
-    #[error("frame of {len} bytes exceeds the maximum of {max} bytes{}", crate::diagnose::TooLarge(*.len, *.max))]
+    #[error("frame of {len} bytes exceeds the maximum of {max} bytes{}", hint::TooLarge(*.len, *.max))]
     FrameTooLarge {
         /// The payload length declared by the header.
         len: u64,
@@ -88,7 +93,7 @@ pub enum Error {
     /// A signed header format carried a negative length. The message adds
     /// the value the header would have in the other byte order when that is
     /// a plausible length.
-    #[error("negative frame length {value} in header{}", crate::diagnose::Negative(*.value))]
+    #[error("negative frame length {value} in header{}", hint::Negative(*.value))]
     NegativeLength {
         /// The value read from the header.
         value: i64,
@@ -108,7 +113,7 @@ pub enum Error {
     /// a TLS handshake.
     #[error(
         "stream ended inside a frame {part}: got {got} of {expected} bytes{}",
-        crate::diagnose::Cut(*.part, *.got, *.expected)
+        hint::Cut(*.part, *.got, *.expected)
     )]
     Truncated {
         /// Whether the header or the payload was cut.
