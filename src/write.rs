@@ -7,6 +7,9 @@ use crate::error::{Error, Result};
 
 /// Default coalescing buffer capacity.
 const DEFAULT_CAPACITY: usize = 16 * 1024;
+/// A buffer that grew over max(this, the configured capacity) to hold a
+/// large frame's unsent rest is given back once that rest is out.
+const IDLE_CAPACITY: usize = 64 * 1024;
 
 /// Writes frames to any [`Write`].
 ///
@@ -240,7 +243,7 @@ impl<W: Write> FrameWriter<W> {
         }
         self.buf.clear();
         self.written = 0;
-        if self.buf.capacity() > self.capacity.max(crate::read::IDLE_CAPACITY) {
+        if self.buf.capacity() > self.capacity.max(IDLE_CAPACITY) {
             // A large frame's rest was kept after a partial write: give
             // the memory back now that it is out.
             self.buf = Vec::with_capacity(self.capacity);
