@@ -68,10 +68,21 @@ fn shrink_if_drained(src: &mut BytesMut) {
 /// read of at most 8 KiB to its buffer, so there the buffer grows with the
 /// data anyway.)
 ///
-/// Items are [`Bytes`] (zero-copy, sharing the read buffer). tokio-util
-/// sinks take `&[u8]`, [`Bytes`] or [`BytesMut`]; asynchronous-codec allows
-/// one item type per encoder, and it is `&[u8]` (`sink.send(&bytes[..])`
-/// for a `Bytes`).
+/// Items are [`Bytes`] (zero-copy, sharing the read buffer). What a sink
+/// takes depends on the library:
+///
+/// * tokio-util: the payload types of the blocking
+///   [`Framed::send`](crate::Framed::send), anything `AsRef<[u8]>`: `&str`,
+///   `&[u8]`, `&[u8; N]`, `String`, `Vec<u8>`, [`Bytes`], [`BytesMut`], and
+///   references to them (`framed.send("hello").await`). With that many,
+///   `flush` and `close`, which take no payload, need one named:
+///   `SinkExt::<&[u8]>::close(&mut framed).await` (a bare `framed.close()`
+///   is E0283, "type annotations needed"); `send` flushes by itself.
+/// * asynchronous-codec: its `Encoder` has one item type, and here it is
+///   `&[u8]`, which every byte container lends: `sink.send(b"hello")`,
+///   `sink.send(&frame)` for a `Bytes` or a `Vec<u8>`, and
+///   `sink.send(text.as_bytes())` for a `&str` or a `String`
+///   (`sink.send("hello")` is E0308, "expected `&[u8]`, found `&str`").
 ///
 /// # Errors and the end of the stream
 ///
@@ -113,8 +124,34 @@ fn shrink_if_drained(src: &mut BytesMut) {
 /// # Ok::<(), lenframe::Error>(())
 /// ```
 ///
-/// With tokio: `Framed::new(tcp_stream, FrameCodec::default())` is a
-/// `Stream` of `Result<Bytes, Error>` and a `Sink` of `Bytes` or `&[u8]`.
+/// With tokio-util's `Framed` (over a tokio `TcpStream` in real life; an
+/// in-memory pipe here), a `Stream` of `Result<Bytes, Error>` and a `Sink`
+/// of `&str`, `&[u8]`, `Vec<u8>`, `Bytes`, ... (`SinkExt` is in
+/// futures-util with its `sink` feature):
+///
+/// ```
+/// # #[cfg(feature = "tokio")]
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), lenframe::Error> {
+/// use futures_util::{SinkExt, StreamExt};
+/// use lenframe::FrameCodec;
+/// use tokio_util::codec::Framed;
+///
+/// let (client, server) = tokio::io::duplex(64 * 1024);
+/// let mut client = Framed::new(client, FrameCodec::default());
+/// let mut server = Framed::new(server, FrameCodec::default());
+///
+/// client.send("hello").await?; // &str, like the blocking Framed::send
+/// client.send(vec![1, 2, 3]).await?; // Vec<u8>
+/// client.send(b"\0\0").await?; // &[u8; 2]
+/// assert_eq!(server.next().await.unwrap()?, "hello");
+/// assert_eq!(server.next().await.unwrap()?, [1, 2, 3][..]);
+/// assert_eq!(server.next().await.unwrap()?, b"\0\0"[..]);
+/// # Ok(())
+/// # }
+/// # #[cfg(not(feature = "tokio"))]
+/// # fn main() {}
+/// ```
 ///
 /// asynchronous-codec over any futures-io `AsyncRead`/`AsyncWrite` (an
 /// in-memory one here; a smol or async-std `TcpStream` in real life):
@@ -127,8 +164,8 @@ fn shrink_if_drained(src: &mut BytesMut) {
 /// use lenframe::FrameCodec;
 ///
 /// let mut sink = FramedWrite::new(Vec::new(), FrameCodec::default());
-/// sink.send(&b"hello"[..]).await?;
-/// sink.send(&b""[..]).await?;
+/// sink.send(b"hello").await?; // the sink takes &[u8]; &[u8; N] coerces
+/// sink.send("".as_bytes()).await?; // a &str lends its bytes
 /// let wire = sink.into_inner();
 /// assert_eq!(wire, b"\0\0\0\x05hello\0\0\0\0");
 ///

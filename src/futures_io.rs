@@ -23,8 +23,12 @@
 //!   `decode_eof`; the shared decode keeps a byte buffered while a frame is
 //!   unfinished, so a stream cut inside a skipped frame still ends in
 //!   `Error::Truncated`.
-//! * Its `Encoder` takes one item type through a generic associated type:
-//!   here `&[u8]`, which every byte container derefs to.
+//! * Its `Encoder` takes one item type through a generic associated type
+//!   (tokio-util's takes a type parameter, and there `FrameCodec` takes
+//!   any `AsRef<[u8]>`): here `&[u8]`, the one type every byte container
+//!   lends without a copy. At a call site the compiler knows that type, so
+//!   `&[u8; N]`, `&Bytes` and `&Vec<u8>` coerce to it (`sink.send(b"hi")`,
+//!   `sink.send(&frame)`); a `&str` or a `String` takes `.as_bytes()`.
 
 use asynchronous_codec::{Decoder, Encoder};
 use bytes::{Bytes, BytesMut};

@@ -1,6 +1,8 @@
 //! Feature `tokio`: tokio-util's `Decoder` and `Encoder` for
 //! [`FrameCodec`] and [`FrameResultCodec`], forwarding to the logic the
 //! types share with the asynchronous-codec impls (`framed_codec.rs`).
+//! The encoders take what the blocking faces take: any `T: AsRef<[u8]>`
+//! (`framed.send("jason")`, as with the blocking `Framed::send`).
 //!
 //! tokio-util's `FramedRead`/`Framed` end their stream after any decoder
 //! error: they yield the `Err`, then `None`. So a recoverable report (an
@@ -34,27 +36,16 @@ impl Decoder for FrameCodec {
     }
 }
 
-impl Encoder<&[u8]> for FrameCodec {
+/// The payload types of the blocking faces (`Framed::send`,
+/// `FrameWriter::write_frame`): anything `AsRef<[u8]>`, such as `&str`,
+/// `&[u8]`, `&[u8; N]`, `String`, `Vec<u8>`, `Bytes`, `BytesMut` and
+/// references to them. The payload is copied into the write buffer after
+/// its header, whatever its type.
+impl<T: AsRef<[u8]>> Encoder<T> for FrameCodec {
     type Error = Error;
 
-    fn encode(&mut self, item: &[u8], dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_frame(item, dst)
-    }
-}
-
-impl Encoder<Bytes> for FrameCodec {
-    type Error = Error;
-
-    fn encode(&mut self, item: Bytes, dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_frame(&item, dst)
-    }
-}
-
-impl Encoder<BytesMut> for FrameCodec {
-    type Error = Error;
-
-    fn encode(&mut self, item: BytesMut, dst: &mut BytesMut) -> Result<(), Error> {
-        self.encode_frame(&item, dst)
+    fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), Error> {
+        self.encode_frame(item.as_ref(), dst)
     }
 }
 
@@ -71,11 +62,8 @@ impl Decoder for FrameResultCodec {
     }
 }
 
-impl<T> Encoder<T> for FrameResultCodec
-where
-    T: AsRef<[u8]>,
-    FrameCodec: Encoder<T, Error = Error>,
-{
+/// The same payload types as [`FrameCodec`]'s: anything `AsRef<[u8]>`.
+impl<T: AsRef<[u8]>> Encoder<T> for FrameResultCodec {
     type Error = Error;
 
     fn encode(&mut self, item: T, dst: &mut BytesMut) -> Result<(), Error> {

@@ -462,6 +462,40 @@ fn frame_codec_goes_on_after_a_skip_report() {
     });
 }
 
+/// asynchronous-codec's `Encoder` has one item type, `&[u8]`: what the
+/// docs say reaches it from each payload type compiles and sends the
+/// payload byte for byte, with `FrameCodec` and `FrameResultCodec`.
+#[test]
+fn the_sink_takes_byte_slices_and_what_coerces_to_them() {
+    let c = Codec::new("<H".parse().unwrap());
+    let string = String::from("kevin");
+    let vec = vec![0u8, 1, 255];
+    let bytes = Bytes::from_static(b"shared");
+    let sent: Vec<Vec<u8>> = [&b"jason"[..], b"kevin", b"toney", &vec, b"shared", b"abc"]
+        .iter()
+        .map(|p| p.to_vec())
+        .collect();
+    run(async {
+        let mut sink = FramedWrite::new(Vec::new(), FrameCodec::new(c));
+        sink.send("jason".as_bytes()).await.unwrap(); // &str
+        sink.send(string.as_bytes()).await.unwrap(); // String
+        sink.send(b"toney").await.unwrap(); // &[u8; 5] coerces
+        sink.send(&vec).await.unwrap(); // &Vec<u8> coerces
+        sink.send(&bytes).await.unwrap(); // &Bytes coerces
+        sink.send(&vec![b'a', b'b', b'c'][..]).await.unwrap(); // &[u8]
+        sink.close().await.unwrap(); // one item type: no annotation needed
+        assert_eq!(sink.into_inner(), encode_all(&c, &sent));
+
+        let mut sink = FramedWrite::new(Vec::new(), FrameResultCodec::new(c));
+        sink.send("jason".as_bytes()).await.unwrap();
+        sink.send(&bytes).await.unwrap();
+        assert_eq!(
+            sink.into_inner(),
+            encode_all(&c, &[b"jason".to_vec(), b"shared".to_vec()])
+        );
+    });
+}
+
 /// A payload the header cannot express is a typed encode error that
 /// writes nothing: the next frame goes out intact.
 #[test]

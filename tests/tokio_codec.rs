@@ -6,6 +6,8 @@
 
 mod common;
 
+use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -15,6 +17,7 @@ use common::{
 use futures_util::{SinkExt, StreamExt};
 use lenframe::{Codec, Error, FrameCodec, FramePart, FrameResultCodec, Oversize};
 use proptest::prelude::*;
+use tokio::io::AsyncReadExt;
 use tokio_util::codec::{Decoder, Framed, FramedRead};
 
 /// Decodes `wire` through FrameCodec in chunks, like FramedRead does.
@@ -311,6 +314,115 @@ async fn frame_result_codec_keeps_fatal_errors_fatal() {
         }))
     ));
     assert!(framed.next().await.is_none());
+}
+
+/// Sends every payload type of the blocking `Framed::send` through
+/// tokio-util's `Framed` with the codec `$codec`, over an in-memory pipe;
+/// evaluates to the payloads sent and the bytes that went on the wire.
+/// Each `send` or `feed` compiles only because the codec implements
+/// `Encoder<T>` for its `T` (a macro, not a generic function, so that it
+/// says nothing about which types these are).
+macro_rules! send_every_payload_type {
+    ($codec:expr) => {{
+        let (tx, mut rx) = tokio::io::duplex(1024);
+        let reading = tokio::spawn(async move {
+            let mut wire = Vec::new();
+            rx.read_to_end(&mut wire).await.unwrap();
+            wire
+        });
+        let mut framed = Framed::new(tx, $codec);
+        let string = String::from("kevin");
+        let vec = vec![0u8, 1, 2, 255];
+        let bytes = Bytes::from_static(b"shared bytes");
+        framed.send("jason").await.unwrap(); // &str
+        framed.send("").await.unwrap(); // an empty frame
+        framed.send(&string).await.unwrap(); // &String
+        framed.send(string.clone()).await.unwrap(); // String
+        framed.send(&vec).await.unwrap(); // &Vec<u8>
+        framed.send(vec.clone()).await.unwrap(); // Vec<u8>
+        framed.send(&vec[1..]).await.unwrap(); // &[u8]
+        framed.send(b"toney").await.unwrap(); // &[u8; 5]
+        framed.send([7u8; 3]).await.unwrap(); // [u8; 3]
+        framed.send(&bytes).await.unwrap(); // &Bytes
+        framed.send(bytes.clone()).await.unwrap(); // Bytes
+        framed.feed(BytesMut::from(&b"mut"[..])).await.unwrap(); // BytesMut
+        for name in ["a", "bc"].iter() {
+            framed.feed(name).await.unwrap(); // &&str, from iter()
+        }
+        framed.feed(Box::<[u8]>::from(&b"boxed"[..])).await.unwrap(); // Box<[u8]>
+        framed.feed(Arc::<[u8]>::from(&b"arc"[..])).await.unwrap(); // Arc<[u8]>
+        framed.send(Cow::Borrowed(&b"cow"[..])).await.unwrap(); // Cow<[u8]>
+        SinkExt::<&[u8]>::close(&mut framed).await.unwrap();
+        drop(framed);
+        let sent: Vec<Vec<u8>> = [
+            &b"jason"[..],
+            b"",
+            b"kevin",
+            b"kevin",
+            &vec,
+            &vec,
+            &vec[1..],
+            b"toney",
+            &[7; 3],
+            b"shared bytes",
+            b"shared bytes",
+            b"mut",
+            b"a",
+            b"bc",
+            b"boxed",
+            b"arc",
+            b"cow",
+        ]
+        .iter()
+        .map(|p| p.to_vec())
+        .collect();
+        (sent, reading.await.unwrap())
+    }};
+}
+
+#[tokio::test]
+async fn frame_codec_sink_takes_the_payload_types_of_the_blocking_send() {
+    for format in ["!I", "<H", "b"] {
+        let c = Codec::new(format.parse().unwrap());
+        let (sent, wire) = send_every_payload_type!(FrameCodec::new(c));
+        // Byte-exact: the wire is the one-shot encoding of the payloads.
+        assert_eq!(wire, encode_all(&c, &sent), "format {format}");
+        let got: Vec<Vec<u8>> = FramedRead::new(&wire[..], FrameCodec::new(c))
+            .map(|f| f.unwrap().to_vec())
+            .collect()
+            .await;
+        assert_eq!(got, sent, "format {format}");
+    }
+}
+
+#[tokio::test]
+async fn frame_result_codec_sink_takes_the_same_payload_types() {
+    let c = Codec::new("<H".parse().unwrap());
+    let (sent, wire) = send_every_payload_type!(FrameResultCodec::new(c));
+    assert_eq!(wire, encode_all(&c, &sent));
+}
+
+#[tokio::test]
+async fn str_payloads_round_trip_through_framed_over_a_duplex() {
+    // What a first tokio program does: the blocking Framed's `send("jason")`,
+    // on tokio-util's Framed, both ends framed.
+    let (a, b) = tokio::io::duplex(64);
+    let mut client = Framed::new(a, FrameCodec::default());
+    let mut server = Framed::new(b, FrameCodec::default());
+    let echo = tokio::spawn(async move {
+        while let Some(frame) = server.next().await {
+            server.send(frame.unwrap()).await.unwrap();
+        }
+    });
+    for msg in ["jason", "kevin", "toney"] {
+        client.send(msg).await.unwrap();
+        assert_eq!(client.next().await.unwrap().unwrap(), msg);
+    }
+    let reply = format!("{}!", "x".repeat(200)); // larger than the pipe
+    client.send(&reply).await.unwrap();
+    assert_eq!(client.next().await.unwrap().unwrap(), reply);
+    drop(client);
+    echo.await.unwrap();
 }
 
 #[tokio::test]
