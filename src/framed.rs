@@ -171,8 +171,10 @@ impl<S: Read + Write> Framed<S> {
             writer,
             flush_failed: false,
         };
+        let mut reader = FrameReader::with_codec(duplex, codec);
+        reader.set_flush_advice(false);
         Framed {
-            reader: FrameReader::with_codec(duplex, codec),
+            reader,
             done: false,
         }
     }
@@ -330,6 +332,7 @@ impl<S: Read + Write> Framed<S> {
         if done {
             reader.end_iteration(); // the iterator had ended: it stays so
         }
+        reader.set_flush_advice(true); // its writer is separate now
         let poisoned = duplex.writer.is_poisoned();
         let codec = *duplex.writer.codec();
         let (stream, unsent) = duplex.writer.into_parts();

@@ -215,6 +215,26 @@ proptest! {
         );
     }
 
+    /// Issue 19: the same rule for text and TLS. `"\r{gQ"` (226 191 185)
+    /// over a maximum of 217 201 045 was called text.
+    #[test]
+    fn plausible_header_gets_no_text_or_tls_hint_either(
+        text in proptest::array::uniform4(0x20u8..=0x7E),
+        tls in any::<bool>(),
+        big in any::<bool>(),
+        below in 0u64..=1000,
+    ) {
+        let wire = if tls { [0x16, 0x03, 0x01, text[3]] } else { text };
+        let len = u64::from(if big { u32::from_be_bytes(wire) } else { u32::from_le_bytes(wire) });
+        // A maximum under len, with len at most an eighth above it.
+        let max = len - 1 - (len / 9 - 1) * below / 1000;
+        prop_assume!(max < len && len <= max + max / 8);
+        let format = if big { "!I" } else { "<I" };
+        let e = errors(codec(format, max as usize), &wire);
+        prop_assert!(matches!(e, Error::FrameTooLarge { len: l, .. } if l == len), "{e:?}");
+        assert_no_hint(&e);
+    }
+
     /// Random headers over the maximum whose other byte order is over it
     /// too, and that are neither text nor TLS: no hint.
     #[test]
@@ -265,6 +285,38 @@ proptest! {
 }
 
 const HTTP_GET: &[u8] = b"GET / HTTP/1.1\r\nHost: localhost:9000\r\n\r\n";
+
+/// Issue 19, the reproduction: a legitimate 64 KiB zero-filled frame
+/// whose header and first 1 460 bytes arrived, then `WouldBlock`.
+#[test]
+fn a_zero_filled_frame_in_progress_gets_no_byte_order_hint() {
+    let mut wire = Vec::new();
+    Codec::default()
+        .encode_to_vec(vec![0u8; 65_536], &mut wire)
+        .unwrap();
+    wire.truncate(4 + 1460);
+    let mut reader = FrameReader::new(ThenWouldBlock(&wire));
+    let e = std::io::Error::from(reader.read_frame().unwrap_err());
+    assert_eq!(e.kind(), std::io::ErrorKind::WouldBlock);
+    assert_eq!(
+        e.to_string(),
+        "would block inside a frame: 1460 of 65536 payload bytes arrived"
+    );
+    // The reader goes on when the rest comes.
+    assert!(reader.read_frame().unwrap_err().is_retryable());
+}
+
+/// Reads its bytes, then `WouldBlock` for ever.
+struct ThenWouldBlock<'a>(&'a [u8]);
+
+impl std::io::Read for ThenWouldBlock<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        self.0.read(out)
+    }
+}
 
 #[test]
 fn http_request_is_named() {

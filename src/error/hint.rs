@@ -31,6 +31,27 @@
 //! low half of a wider header); the stall hint, which knows the header's
 //! width, also looks at 2-byte headers.
 //!
+//! # The plausibility rule
+//!
+//! One rule decides whether any hint (byte order, text or TLS) may
+//! appear: **the bytes must be evidence that no legitimate frame gives.**
+//!
+//! * [`FrameTooLarge`](crate::Error::FrameTooLarge): a length at most an
+//!   eighth above the maximum is plausibly a real frame slightly too big,
+//!   and gets no hint of any kind.
+//! * [`NegativeLength`](crate::Error::NegativeLength): no legitimate header
+//!   is negative, so the value may be looked at (with the limits above).
+//! * [`Truncated`](crate::Error::Truncated): only inside a payload, and
+//!   only when the stream ended exactly where the other byte order's frame
+//!   would end.
+//! * A stall inside a frame (`WouldBlock` or `TimedOut`, see
+//!   `read/stall.rs`): the codec accepted the header, so it may be a
+//!   legitimate frame's, and the bytes after it must bear the hint out:
+//!   whole frames in the other byte order ending where the stall came
+//!   (later headers that read the same reversed, as a zero-filled payload
+//!   does, are no evidence), text throughout with the protocol's known
+//!   prefix first, or one whole TLS record.
+//!
 //! Known ambiguities, accepted because the hint is worded as a condition
 //! ("as a 4-byte length in the other byte order it would be 5"):
 //!
@@ -39,10 +60,9 @@
 //!   smaller width, which is not what the peer's other-order header says.
 //! * With a length adjustment the errors carry the adjusted length, not
 //!   the header's value, and the reversal is of the adjusted length.
-//! * The same bytes can be a legitimate length: a 16 MiB frame over an
-//!   8 MiB limit (`01 00 00 00`) reads as 1 in the other byte order. To
-//!   keep plausible oversize frames quiet, a length at most an eighth above
-//!   the maximum never gets the byte-order hint.
+//! * A legitimate frame far over the maximum can read as a small length
+//!   in the other byte order: a 16 MiB frame over an 8 MiB limit
+//!   (`01 00 00 00`) reads as 1, and gets the byte-order question.
 
 use core::fmt;
 
@@ -154,6 +174,34 @@ pub(crate) fn looks(v: u64, w: usize) -> Option<Looks> {
     (w >= 4 && be[..w].iter().any(u8::is_ascii_alphanumeric)).then_some(Looks::Text(be, w, None))
 }
 
+impl Looks {
+    /// Whether `wire`, the bytes that arrived from the frame's first byte
+    /// on, bear the look out: a TLS record that arrived whole (a client
+    /// waiting for the server's hello), or text throughout (at most its
+    /// first KiB is looked at) that starts with the protocol's known
+    /// prefix when one was named. For a stall, where the header was
+    /// accepted and may be a legitimate frame's.
+    pub(crate) fn confirmed_by(&self, wire: &[u8]) -> bool {
+        match *self {
+            Looks::Tls(..) => match wire {
+                [0x16, 0x03, minor, hi, lo, rest @ ..] if *minor <= 0x04 => {
+                    rest.len() >= usize::from(u16::from_be_bytes([*hi, *lo]))
+                }
+                _ => false,
+            },
+            Looks::Text(_, _, proto) => {
+                let prefix_ok = match proto {
+                    None => true,
+                    Some(_) => wire
+                        .get(..4)
+                        .is_some_and(|start| TEXT_PREFIXES.iter().any(|(p, _)| p[..] == *start)),
+                };
+                prefix_ok && wire.len() > 4 && wire.iter().take(1024).all(|&b| is_text(b))
+            }
+        }
+    }
+}
+
 impl fmt::Display for Looks {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
@@ -258,10 +306,13 @@ pub(crate) struct TooLarge(pub(crate) u64, pub(crate) u64);
 impl fmt::Display for TooLarge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let TooLarge(len, max) = *self;
-        // A length at most an eighth above the maximum is plausibly a real
-        // frame slightly too big: no guess about its byte order.
-        let plausible = len <= max.saturating_add(max / 8);
-        hint_for(len, |v| v <= max && !plausible, false).fmt(f)
+        // The plausibility rule: a length at most an eighth above the
+        // maximum is plausibly a real frame slightly too big, and gets no
+        // hint of any kind (byte order, text or TLS).
+        if len <= max.saturating_add(max / 8) {
+            return Ok(());
+        }
+        hint_for(len, |v| v <= max, false).fmt(f)
     }
 }
 

@@ -76,6 +76,10 @@ pub struct FrameReader<R> {
     /// back (`BytesMut::capacity` of a view split off a large allocation
     /// says less than the allocation holds).
     peak: usize,
+    /// Whether a stall between frames may be the peer waiting for frames
+    /// a `FrameWriter` still holds (not under `Framed`, which flushes
+    /// before every read).
+    flush_advice: bool,
 }
 
 impl Codec {
@@ -116,6 +120,7 @@ impl<R: Read> FrameReader<R> {
             done: false,
             idle_capacity: IDLE_CAPACITY,
             peak: READ_CHUNK,
+            flush_advice: true,
         }
     }
 
@@ -303,7 +308,7 @@ impl<R: Read> FrameReader<R> {
             self.fill_rest(needed)
         };
         // A stall inside a frame that the other byte order explains says so.
-        read.map_err(|e| stall::annotate_stall(&self.decoder, &self.buf, e))
+        read.map_err(|e| stall::annotate_stall(&self.decoder, &self.buf, e, self.flush_advice))
     }
 
     /// One `read()` for the rest of a frame, the header after it and, when
@@ -411,6 +416,12 @@ impl<R: Read> FrameReader<R> {
 }
 
 impl<R> FrameReader<R> {
+    /// Whether the message of a stall between frames advises flushing
+    /// (`Framed` flushes its own frames before every read: not there).
+    pub(crate) fn set_flush_advice(&mut self, on: bool) {
+        self.flush_advice = on;
+    }
+
     /// Moves the reader's state (buffered bytes, decoder, frame in
     /// progress) over to `inner`, handing back the old inner reader.
     pub(crate) fn replace_inner<R2>(self, inner: R2) -> (R, FrameReader<R2>) {
@@ -423,6 +434,7 @@ impl<R> FrameReader<R> {
             done: self.done,
             idle_capacity: self.idle_capacity,
             peak: self.peak,
+            flush_advice: self.flush_advice,
         };
         (self.inner, moved)
     }

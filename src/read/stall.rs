@@ -10,16 +10,35 @@ use crate::decode::FrameDecoder;
 use crate::error::hint;
 use crate::format::HeaderFormat;
 
-/// The message of a stall inside a frame that the other byte order
-/// explains (or whose header looks like text or TLS).
+/// What a `WouldBlock` or `TimedOut` from the inner reader says once the
+/// reader has annotated it: where in the stream it came, and why when the
+/// bytes that arrived explain it.
 #[derive(Debug)]
-struct StallHint {
+struct Stall {
     source: io::Error,
-    timed_out: bool,
-    got: u64,
-    expected: u64,
-    format: HeaderFormat,
-    what: What,
+    at: Where,
+    /// Whether the peer may be waiting for frames of ours that a
+    /// `FrameWriter` still holds (`Framed` flushes before every read, so
+    /// not there).
+    flush_advice: bool,
+}
+
+/// Where the reader stood in the stream.
+#[derive(Debug)]
+enum Where {
+    /// At a frame boundary, nothing of the next frame buffered.
+    Between,
+    /// Inside a header: `got` of its `len` bytes arrived.
+    Header { got: usize, len: usize },
+    /// Inside a payload, with the hint the bytes support, if any.
+    Payload {
+        got: u64,
+        expected: u64,
+        format: HeaderFormat,
+        hint: Option<What>,
+    },
+    /// Inside a frame being streamed or skipped: `left` bytes to come.
+    Passing { left: usize, streamed: bool },
 }
 
 #[derive(Debug)]
@@ -27,51 +46,60 @@ enum What {
     /// The header read in the other byte order declares `len` bytes,
     /// which arrived.
     Order { len: u64 },
-    /// The header's bytes look like text or TLS.
+    /// The header's bytes look like text or TLS, and the bytes after
+    /// them agree.
     Looks(hint::Looks),
 }
 
-impl fmt::Display for StallHint {
+impl fmt::Display for Stall {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verb = if self.timed_out {
+        let verb = if self.source.kind() == io::ErrorKind::TimedOut {
             "timed out"
         } else {
             "would block"
         };
-        write!(
-            f,
-            "{verb} inside a frame: {} of {} payload bytes arrived",
-            self.got, self.expected
-        )?;
-        match &self.what {
-            What::Order { len } => {
-                let size = self.format.size();
-                let code = match (size, self.format.is_signed()) {
-                    (2, true) => 'h',
-                    (2, false) => 'H',
-                    (4, true) => 'i',
-                    (4, false) => 'I',
-                    (_, true) => 'q',
-                    (_, false) => 'Q',
-                };
-                let (le, _) = hint::python_formats(size);
-                if self.format.is_big_endian() {
-                    write!(
-                        f,
-                        "; read little-endian, its header would declare {len} bytes, which \
-                         arrived: is the peer writing little-endian headers (Python \
-                         struct.pack('{le}') on x86)? try the `<{code}` format"
-                    )?;
-                } else {
-                    write!(
-                        f,
-                        "; read big-endian, its header would declare {len} bytes, which \
-                         arrived: is the peer writing big-endian headers (Python \
-                         struct.pack('!{code}'))? try the `!{code}` format"
+        match &self.at {
+            Where::Between => {
+                write!(
+                    f,
+                    "{verb} between frames: no byte of the next frame has arrived (a read \
+                     timeout expired, or a nonblocking socket has nothing to read yet)"
+                )?;
+                if self.flush_advice {
+                    f.write_str(
+                        "; if the peer waits for frames of yours, were they flushed? \
+                         (a FrameWriter sends only on flush, or when its buffer fills)",
                     )?;
                 }
             }
-            What::Looks(l) => write!(f, "; {l}")?,
+            Where::Header { got, len } => write!(
+                f,
+                "{verb} inside a frame header: {got} of its {len} bytes arrived"
+            )?,
+            Where::Payload {
+                got,
+                expected,
+                format,
+                hint,
+            } => {
+                write!(
+                    f,
+                    "{verb} inside a frame: {got} of {expected} payload bytes arrived"
+                )?;
+                match hint {
+                    Some(What::Order { len }) => order_hint(f, *format, *len)?,
+                    Some(What::Looks(l)) => write!(f, "; {l}")?,
+                    None => {}
+                }
+            }
+            Where::Passing { left, streamed } => {
+                let what = if *streamed {
+                    "a streamed frame"
+                } else {
+                    "an oversize frame being skipped"
+                };
+                write!(f, "{verb} inside {what}: {left} of its bytes still to come")?;
+            }
         }
         // The underlying error's own text, unless it is only its kind.
         if self.source.get_ref().is_some() || self.source.raw_os_error().is_some() {
@@ -81,75 +109,142 @@ impl fmt::Display for StallHint {
     }
 }
 
-impl StdError for StallHint {
+/// "; read little-endian, its header would declare ...".
+fn order_hint(f: &mut fmt::Formatter<'_>, format: HeaderFormat, len: u64) -> fmt::Result {
+    let size = format.size();
+    let code = match (size, format.is_signed()) {
+        (2, true) => 'h',
+        (2, false) => 'H',
+        (4, true) => 'i',
+        (4, false) => 'I',
+        (_, true) => 'q',
+        (_, false) => 'Q',
+    };
+    let (le, _) = hint::python_formats(size);
+    if format.is_big_endian() {
+        write!(
+            f,
+            "; read little-endian, its header would declare {len} bytes, which \
+             arrived: is the peer writing little-endian headers (Python \
+             struct.pack('{le}') on x86)? try the `<{code}` format"
+        )
+    } else {
+        write!(
+            f,
+            "; read big-endian, its header would declare {len} bytes, which \
+             arrived: is the peer writing big-endian headers (Python \
+             struct.pack('!{code}'))? try the `!{code}` format"
+        )
+    }
+}
+
+impl StdError for Stall {
     fn source(&self) -> Option<&(dyn StdError + 'static)> {
         Some(&self.source)
     }
 }
 
-/// Adds a hint to a `WouldBlock` or `TimedOut` error met while the
-/// decoder waits inside a frame, when the frame's header, read in the
-/// other byte order, declares a frame that `buffered` (the reader's
-/// buffer, starting at the frame) already holds whole, or when the
-/// header's bytes look like text or TLS. The kind is kept, so retrying
-/// works as before. Any other error, or no hint: `err` itself, with no
-/// allocation.
-pub(crate) fn annotate_stall(decoder: &FrameDecoder, buffered: &[u8], err: io::Error) -> io::Error {
-    let timed_out = match err.kind() {
-        io::ErrorKind::TimedOut => true,
-        io::ErrorKind::WouldBlock => false,
-        _ => return err,
-    };
-    if err.get_ref().is_some_and(|inner| inner.is::<StallHint>()) {
-        return err; // already says it
-    }
-    let Some(end) = decoder.frame_end() else {
+/// Says where a `WouldBlock` or `TimedOut` error met by the reader came:
+/// between frames, inside a header, inside a payload (with a hint when the
+/// bytes support one: see [`payload_hint`]) or inside a streamed or skipped
+/// frame. `buffered` is the reader's buffer, starting at the frame in
+/// progress. The kind is kept, so retrying works as before. Any other
+/// error is returned untouched.
+pub(crate) fn annotate_stall(
+    decoder: &FrameDecoder,
+    buffered: &[u8],
+    err: io::Error,
+    flush_advice: bool,
+) -> io::Error {
+    if !matches!(
+        err.kind(),
+        io::ErrorKind::TimedOut | io::ErrorKind::WouldBlock
+    ) || err.get_ref().is_some_and(|inner| inner.is::<Stall>())
+    {
         return err;
+    }
+    let codec = decoder.codec();
+    let at = if let Some(end) = decoder.frame_end() {
+        let header_len = codec.header_len();
+        Where::Payload {
+            got: (buffered.len().min(end) - header_len) as u64,
+            expected: (end - header_len) as u64,
+            format: codec.format(),
+            hint: payload_hint(decoder, buffered, end),
+        }
+    } else if decoder.is_at_boundary() {
+        match buffered.len() {
+            0 => Where::Between,
+            got => Where::Header {
+                got,
+                len: codec.header_len(),
+            },
+        }
+    } else if decoder.is_failed() {
+        return err;
+    } else {
+        Where::Passing {
+            left: decoder.needed(buffered.len()),
+            streamed: decoder.stream_remaining().is_some(),
+        }
     };
+    io::Error::new(
+        err.kind(),
+        Stall {
+            source: err,
+            at,
+            flush_advice,
+        },
+    )
+}
+
+/// The hint for a stall inside the payload of the frame that ends at
+/// `end` in `buffered`, when the bytes that arrived support it:
+///
+/// * the byte order: the header read the other way declares a shorter
+///   frame, and the bytes are whole frames read that way, ending where the
+///   stall came (see [`ends_on_other_order_frames`]);
+/// * text: the header's bytes are text, and so is every byte that arrived
+///   (a protocol's known prefix must be the first bytes on the wire);
+/// * TLS: the bytes are one whole TLS record (a client waiting for the
+///   server's hello).
+///
+/// A header alone is never enough: every header the codec accepted may be
+/// a legitimate frame's.
+fn payload_hint(decoder: &FrameDecoder, buffered: &[u8], end: usize) -> Option<What> {
     let codec = decoder.codec();
     let (offset, size, header_len) = (
         codec.length_field_offset(),
         codec.format().size(),
         codec.header_len(),
     );
-    let Some(field) = buffered.get(offset..offset + size) else {
-        return err;
-    };
-    let got = (buffered.len().min(end) - header_len) as u64;
+    let field = buffered.get(offset..offset + size)?;
     let expected = (end - header_len) as u64;
-    let what = match other_order_len(codec, field) {
+    match other_order_len(codec, field) {
         Some(len) if len < expected && ends_on_other_order_frames(codec, buffered) => {
-            What::Order { len }
+            return Some(What::Order { len });
         }
-        _ => {
-            let raw = codec.format().decode_raw(field);
-            match size {
-                2 | 4 | 8 => match hint::looks(raw, size) {
-                    Some(l) => What::Looks(l),
-                    None => return err,
-                },
-                _ => return err,
-            }
-        }
-    };
-    io::Error::new(
-        err.kind(),
-        StallHint {
-            source: err,
-            timed_out,
-            got,
-            expected,
-            format: codec.format(),
-            what,
-        },
-    )
+        _ => {}
+    }
+    if !matches!(size, 2 | 4 | 8) {
+        return None;
+    }
+    let looks = hint::looks(codec.format().decode_raw(field), size)?;
+    looks.confirmed_by(buffered).then_some(What::Looks(looks))
 }
 
 /// True when `buffered` is one or more whole frames read in the other
 /// byte order, ending exactly at its end: what a peer that wrote its
 /// frames that way and then waited leaves behind. (A legitimate 64 KiB
 /// frame still arriving reads as 256 bytes the other way too, but its
-/// bytes do not end on such a boundary.)
+/// bytes rarely end on such a boundary.)
+///
+/// Every header after the first must read differently reversed: one
+/// whose bytes are the same both ways (all zeros, say) is no evidence of
+/// the byte order, and a zero-filled payload reads as a run of such empty
+/// frames, so a legitimate zero-filled frame stalled at any multiple of
+/// the header's size would otherwise match. For the same reason a payload
+/// that arrived as zeros only is no evidence either.
 fn ends_on_other_order_frames(codec: &crate::Codec, buffered: &[u8]) -> bool {
     let (offset, size, header_len) = (
         codec.length_field_offset(),
@@ -161,6 +256,9 @@ fn ends_on_other_order_frames(codec: &crate::Codec, buffered: &[u8]) -> bool {
         let Some(field) = buffered.get(pos + offset..pos + offset + size) else {
             return false;
         };
+        if pos > 0 && field.iter().eq(field.iter().rev()) {
+            return false;
+        }
         let Some(len) = other_order_len(codec, field) else {
             return false;
         };
@@ -172,7 +270,7 @@ fn ends_on_other_order_frames(codec: &crate::Codec, buffered: &[u8]) -> bool {
         };
         pos = end;
     }
-    pos == buffered.len() && pos > 0
+    pos == buffered.len() && pos > 0 && buffered[header_len..].iter().any(|&b| b != 0)
 }
 
 /// The payload length the length field declares when read in the other
@@ -192,7 +290,6 @@ fn other_order_len(codec: &crate::Codec, field: &[u8]) -> Option<u64> {
 mod tests {
     use std::io::{self, Read};
 
-    use super::annotate_stall;
     use crate::Codec;
 
     /// Hands out its bytes, then fails every read with `kind`.
@@ -213,15 +310,20 @@ mod tests {
         }
     }
 
-    /// A `FrameReader` over `data`, stalling with `kind` once it is read:
-    /// the reader's error, annotated as its fill path will annotate it.
+    /// The error of a `FrameReader` over `data` that stalls with `kind`
+    /// once `data` is read.
     fn stall(codec: Codec, data: Vec<u8>, kind: io::ErrorKind) -> io::Error {
         let mut reader = crate::FrameReader::with_codec(Stalls { data, kind }, codec);
-        let err = match reader.read_frame() {
+        match reader.read_frame() {
             Err(crate::Error::Io(e)) => e,
             other => panic!("expected the stall, got {other:?}"),
-        };
-        annotate_stall(reader.decoder(), reader.buffer(), err)
+        }
+    }
+
+    /// True if the message carries a hint (byte order, text or TLS).
+    fn hinted(e: &io::Error) -> bool {
+        let msg = e.to_string();
+        msg.contains("header would declare") || msg.contains("the header bytes")
     }
 
     fn frame_le(len: u32) -> Vec<u8> {
@@ -254,7 +356,7 @@ mod tests {
         }
         // The other way round: a big-endian peer and an `<I` reader.
         let mut data = 256u32.to_be_bytes().to_vec();
-        data.extend([0u8; 256]);
+        data.extend([b'x'; 256]);
         let e = stall(
             Codec::new("<I".parse().unwrap()),
             data,
@@ -266,15 +368,22 @@ mod tests {
             "{msg}"
         );
         assert!(msg.contains("try the `!I` format"), "{msg}");
+        // Two little-endian frames, then the stall.
+        let mut two = frame_le(256);
+        two.extend(frame_le(3));
+        assert!(hinted(&stall(
+            Codec::default(),
+            two,
+            io::ErrorKind::WouldBlock
+        )));
     }
 
     #[test]
     fn no_hint_when_the_other_order_does_not_explain_it() {
-        let plain = |e: &io::Error| e.get_ref().is_none();
         // Fewer bytes than the other order declares.
         let mut short = frame_le(256);
         short.truncate(4 + 255);
-        assert!(plain(&stall(
+        assert!(!hinted(&stall(
             Codec::default(),
             short,
             io::ErrorKind::TimedOut
@@ -282,25 +391,43 @@ mod tests {
         // A big-endian frame simply not complete yet.
         let mut data = 1000u32.to_be_bytes().to_vec();
         data.extend([1u8; 300]);
-        assert!(plain(&stall(
-            Codec::default(),
-            data,
-            io::ErrorKind::TimedOut
-        )));
-        // Between frames (only part of a header).
-        assert!(plain(&stall(
-            Codec::default(),
-            vec![0, 0],
-            io::ErrorKind::TimedOut
-        )));
+        let e = stall(Codec::default(), data, io::ErrorKind::TimedOut);
+        assert_eq!(
+            e.to_string(),
+            "timed out inside a frame: 300 of 1000 payload bytes arrived"
+        );
         // Other kinds pass through untouched.
         let e = stall(
             Codec::default(),
             frame_le(256),
             io::ErrorKind::ConnectionReset,
         );
-        assert!(plain(&e));
+        assert!(e.get_ref().is_none());
         assert_eq!(e.kind(), io::ErrorKind::ConnectionReset);
+    }
+
+    /// Issue 19: a legitimate zero-filled frame (padding, images, sparse
+    /// files) reads as a run of empty frames in the other byte order, so
+    /// any stall at a multiple of 4 bytes after the first 260 matched.
+    #[test]
+    fn a_zero_filled_frame_stalled_anywhere_gets_no_byte_order_hint() {
+        for len in [65_536u32, 131_072, 196_608, 1 << 20] {
+            let mut frame = len.to_be_bytes().to_vec();
+            frame.resize(4 + len as usize, 0);
+            for arrived in (0..=3000).chain([1460, 2920, 8192, 65_535]) {
+                let data = frame[..4 + arrived].to_vec();
+                let e = stall(Codec::default(), data, io::ErrorKind::WouldBlock);
+                assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+                assert!(!hinted(&e), "{len} B frame, {arrived} arrived: {e}");
+            }
+        }
+        // Every constant fill, at the issue's 1460 bytes.
+        for byte in 0..=255u8 {
+            let mut data = 65_536u32.to_be_bytes().to_vec();
+            data.resize(4 + 1460, byte);
+            let e = stall(Codec::default(), data, io::ErrorKind::WouldBlock);
+            assert!(!hinted(&e), "fill {byte:#04x}: {e}");
+        }
     }
 
     #[test]
@@ -316,6 +443,107 @@ mod tests {
             e.to_string(),
             "timed out inside a frame: 25 of 18245 payload bytes arrived; the header bytes \
              are \"GE\": the peer seems to speak HTTP, not length-prefixed frames"
+        );
+        // A legitimate 18 245-byte binary frame, whose header happens to be
+        // "GE", gets none.
+        let mut data = b"GE".to_vec();
+        data.extend([0x80; 300]);
+        let e = stall(codec, data, io::ErrorKind::TimedOut);
+        assert!(!hinted(&e), "{e}");
+        // Nor does a text frame not starting with the protocol's prefix.
+        let mut data = b"GE".to_vec();
+        data.extend(b"nerated report: all good");
+        assert!(!hinted(&stall(codec, data, io::ErrorKind::TimedOut)));
+    }
+
+    #[test]
+    fn a_tls_hello_that_arrived_whole_says_so() {
+        // A 4-byte little-endian reader with room for a TLS record's
+        // header read as a length (0x0201_0316 = 33 MiB).
+        let codec = Codec::builder()
+            .format("<I".parse().unwrap())
+            .max_frame_len(64 << 20)
+            .build()
+            .unwrap();
+        let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00];
+        hello.extend([0x01; 0x200]);
+        let e = stall(codec, hello.clone(), io::ErrorKind::WouldBlock);
+        assert!(e.to_string().contains("start a TLS handshake"), "{e}");
+        // Part of the record: a legitimate frame could look like that.
+        hello.truncate(300);
+        assert!(!hinted(&stall(codec, hello, io::ErrorKind::WouldBlock)));
+    }
+
+    #[test]
+    fn a_stall_says_where_it_came() {
+        let e = stall(Codec::default(), vec![], io::ErrorKind::WouldBlock);
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(
+            e.to_string(),
+            "would block between frames: no byte of the next frame has arrived (a read \
+             timeout expired, or a nonblocking socket has nothing to read yet); if the peer \
+             waits for frames of yours, were they flushed? (a FrameWriter sends only on \
+             flush, or when its buffer fills)"
+        );
+        let e = stall(Codec::default(), vec![0, 0], io::ErrorKind::TimedOut);
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert_eq!(
+            e.to_string(),
+            "timed out inside a frame header: 2 of its 4 bytes arrived"
+        );
+        // The OS's own words follow.
+        let mut reader = crate::FrameReader::new(OsStall);
+        let e = io::Error::from(reader.read_frame().unwrap_err());
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert!(
+            e.to_string().starts_with("would block between frames")
+                && e.to_string().ends_with("(os error 11)]"),
+            "{e}"
+        );
+        // Annotated once: a retry after the stall says it the same way.
+        assert!(reader
+            .read_frame()
+            .unwrap_err()
+            .to_string()
+            .starts_with("i/o error: would block between"));
+    }
+
+    /// Fails every read with EAGAIN, as a socket with a read timeout does.
+    struct OsStall;
+
+    impl Read for OsStall {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::from_raw_os_error(11))
+        }
+    }
+
+    #[test]
+    fn framed_does_not_advise_flushing() {
+        struct Duplex(Stalls);
+        impl Read for Duplex {
+            fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+                self.0.read(out)
+            }
+        }
+        impl io::Write for Duplex {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let stalls = || {
+            Duplex(Stalls {
+                data: vec![],
+                kind: io::ErrorKind::WouldBlock,
+            })
+        };
+        let mut framed = crate::Framed::new(stalls());
+        let msg = framed.recv().unwrap_err().to_string();
+        assert!(
+            msg.contains("between frames") && !msg.contains("flushed"),
+            "{msg}"
         );
     }
 }
