@@ -256,23 +256,30 @@ struct BigThenIdle {
     header: [u8; 4],
     big: usize,
     pos: usize,
+    tail: &'static [u8],
 }
 
 const TAIL: &[u8] = b"\0\0\0\x05tail!";
 
 impl BigThenIdle {
     fn new(big: usize) -> BigThenIdle {
+        BigThenIdle::with_tail(big, TAIL)
+    }
+
+    /// The big frame, then `tail`, then `WouldBlock`.
+    fn with_tail(big: usize, tail: &'static [u8]) -> BigThenIdle {
         BigThenIdle {
             header: (big as u32).to_be_bytes(),
             big,
             pos: 0,
+            tail,
         }
     }
 }
 
 impl Read for BigThenIdle {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        let total = 4 + self.big + TAIL.len();
+        let total = 4 + self.big + self.tail.len();
         if self.pos == total {
             return Err(io::ErrorKind::WouldBlock.into());
         }
@@ -289,8 +296,8 @@ impl Read for BigThenIdle {
                 k
             } else {
                 let t = p - 4 - self.big;
-                let k = (TAIL.len() - t).min(out.len() - n);
-                out[n..n + k].copy_from_slice(&TAIL[t..t + k]);
+                let k = (self.tail.len() - t).min(out.len() - n);
+                out[n..n + k].copy_from_slice(&self.tail[t..t + k]);
                 k
             };
             n += chunk;
@@ -386,6 +393,62 @@ fn borrowed_path_and_framed_give_memory_back_too() {
     eprintln!("1 FrameReader keeping its buffer: {live} B live");
     assert!(live >= MIB8, "live {live}");
     drop(kept);
+}
+
+/// Issue 19: after an 8 MiB frame, the start of the next (`00 00 00 10 61
+/// 62`, or only part of its header), then `WouldBlock`: an idle reader
+/// holds its 16 KiB buffer, as `set_idle_capacity` promises, on every read
+/// path (it held 65 560 bytes: the read ahead for large frames reserved
+/// 64 KiB for a frame whose header said 16 bytes).
+#[test]
+fn idle_after_a_large_frame_and_the_start_of_a_small_one_holds_16_kib() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    // The read buffer, plus the reader and its place in the Vec (and, for
+    // `Framed`, its writer's buffer, 16 KiB when it never grew).
+    const ONE: usize = 16 * 1024 + 1024;
+    for tail in [&b"\0\0\0\x10ab"[..], b"\0\0", b""] {
+        // `read_frame`, `read_frame_ref`, `Framed::recv`, and a streamed
+        // big frame followed by `read_frame`.
+        for path in 0..4 {
+            let (kept, live, _) = measure(|| {
+                (0..20)
+                    .map(|_| {
+                        let source = BigThenIdle::with_tail(MIB8, tail);
+                        let mut f = lenframe::Framed::new(Duplex(source));
+                        let mut r = FrameReader::new(BigThenIdle::with_tail(MIB8, tail));
+                        let n = match path {
+                            0 => r.read_frame().unwrap().unwrap().len(),
+                            1 => r.read_frame_ref().unwrap().unwrap().len(),
+                            2 => f.recv().unwrap().unwrap().len(),
+                            _ => {
+                                let mut s = r.read_frame_stream(MIB8).unwrap().unwrap();
+                                io::copy(&mut s, &mut io::sink()).unwrap() as usize
+                            }
+                        };
+                        assert_eq!(n, MIB8);
+                        let err = match path {
+                            1 => r.read_frame_ref().map(|_| ()).unwrap_err(),
+                            2 => f.recv().map(|_| ()).unwrap_err(),
+                            _ => r.read_frame().map(|_| ()).unwrap_err(),
+                        };
+                        assert!(err.is_retryable(), "{err}");
+                        // The one that was used (the other is 16 KiB too).
+                        if path == 2 {
+                            drop(r);
+                            (None, Some(f))
+                        } else {
+                            drop(f);
+                            (Some(r), None)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            });
+            eprintln!("20 readers idle (path {path}, tail {tail:?}): {} B each", live / 20);
+            let one = if path == 2 { ONE + 16 * 1024 } else { ONE };
+            assert!(live <= 20 * one, "path {path}, tail {tail:?}: {} B each", live / 20);
+            drop(kept);
+        }
+    }
 }
 
 /// A duplex stream for `Framed`: reads from the inner source, writes

@@ -41,6 +41,9 @@ pub(crate) const IDLE_CAPACITY: usize = 64 * 1024;
 ///   received of the current frame) plus what was already buffered (it
 ///   doubles as it grows), and returns to 16 KiB once a frame larger than
 ///   64 KiB has left it (see [`set_idle_capacity`](Self::set_idle_capacity)).
+///   It grows for reading ahead only inside a frame whose header declared
+///   it large: a reader idle between frames, inside a header or inside a
+///   small frame holds 16 KiB.
 ///
 /// # Examples
 ///
@@ -285,6 +288,15 @@ impl<R: Read> FrameReader<R> {
         self.last_len >= DIRECT_MIN
     }
 
+    /// The frame in progress declared a large payload (>= `DIRECT_MIN`),
+    /// or an oversize frame is being skipped.
+    fn in_large_frame(&self) -> bool {
+        match self.decoder.frame_end() {
+            Some(end) => end - self.decoder.codec().header_len() >= DIRECT_MIN,
+            None => !self.decoder.is_at_boundary(),
+        }
+    }
+
     /// Notes the buffer's capacity after it grew.
     fn grew(&mut self) {
         self.peak = self.peak.max(self.buf.capacity());
@@ -302,7 +314,11 @@ impl<R: Read> FrameReader<R> {
         if needed < DIRECT_MIN {
             self.shrink_if_drained();
         }
-        let read = if needed < DIRECT_MIN && !self.large_frames() {
+        // The buffer grows for reading ahead only inside a frame whose
+        // header declared it large: an idle reader waiting for a header,
+        // or inside a small frame, keeps the small buffer it was given back
+        // (after large frames too).
+        let read = if needed < DIRECT_MIN && !(self.large_frames() && self.in_large_frame()) {
             self.fill_small(needed)
         } else {
             self.fill_rest(needed)
