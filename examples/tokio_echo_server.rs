@@ -9,8 +9,9 @@
 //! What it teaches:
 //!
 //! * `Framed::new(socket, FrameCodec::new(codec))` is a `Stream` of
-//!   `Result<Bytes, lenframe::Error>` and a `Sink` of `Bytes`: the same
-//!   frames, limits and errors as the blocking `Framed` of `echo_server`.
+//!   `Result<Bytes, lenframe::Error>` and a `Sink` of what the blocking
+//!   `send` takes (`Bytes`, `&str`, `Vec<u8>`, ...): the same frames,
+//!   limits and errors as the blocking `Framed` of `echo_server`.
 //! * Echoes are fed (buffered) while more frames are ready, and flushed
 //!   once none is (`now_or_never` polls the stream without waiting): the
 //!   echoes of frames that arrived together leave in one write, so a
