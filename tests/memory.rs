@@ -443,9 +443,16 @@ fn idle_after_a_large_frame_and_the_start_of_a_small_one_holds_16_kib() {
                     })
                     .collect::<Vec<_>>()
             });
-            eprintln!("20 readers idle (path {path}, tail {tail:?}): {} B each", live / 20);
+            eprintln!(
+                "20 readers idle (path {path}, tail {tail:?}): {} B each",
+                live / 20
+            );
             let one = if path == 2 { ONE + 16 * 1024 } else { ONE };
-            assert!(live <= 20 * one, "path {path}, tail {tail:?}: {} B each", live / 20);
+            assert!(
+                live <= 20 * one,
+                "path {path}, tail {tail:?}: {} B each",
+                live / 20
+            );
             drop(kept);
         }
     }

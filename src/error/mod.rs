@@ -32,7 +32,11 @@ impl fmt::Display for FramePart {
 /// Everything that can go wrong while configuring, decoding, encoding,
 /// reading or writing frames.
 ///
-/// Data errors carry the numbers that explain them. `Error` converts into
+/// Data errors carry the numbers that explain them. `Debug` shows the
+/// variant and its fields followed by the message, so `fn main() ->
+/// Result<(), Box<dyn Error>>` ending in an error prints the diagnosis too
+/// (`Error: FrameTooLarge { len: 83886080, max: 8388608 }: frame of
+/// 83886080 bytes exceeds ...`). `Error` converts into
 /// [`io::Error`] with a natural [`io::ErrorKind`]:
 ///
 /// | variant | `io::ErrorKind` |
@@ -72,7 +76,7 @@ impl fmt::Display for FramePart {
 /// # #[cfg(not(feature = "std"))]
 /// # fn main() {}
 /// ```
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// A received frame's header declares a payload length over the
@@ -167,20 +171,72 @@ pub enum Error {
     /// writer refuses further frames rather than emit a misaligned stream.
     #[error("writer failed earlier and refuses further frames")]
     WriterPoisoned,
-    /// No longer returned: a streamed frame dropped before its end is
-    /// discarded by the reader's next call instead (its progress is a state
-    /// of the decoder). Kept so that existing matches still compile.
-    #[error(
-        "a streamed frame was dropped with {remaining} bytes undrained; the stream is no longer aligned"
-    )]
-    Misaligned {
-        /// Payload bytes of the streamed frame that were never read.
-        remaining: u64,
-    },
     /// An I/O error from the underlying reader or writer (feature `std`).
     #[cfg(feature = "std")]
     #[error("i/o error: {0}")]
     Io(#[from] io::Error),
+}
+
+/// The variant and its fields, as a derived `Debug` shows them, then `: `
+/// and the message with its hint: what `main` returning `Err` prints.
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::FrameTooLarge { len, max } => f
+                .debug_struct("FrameTooLarge")
+                .field("len", len)
+                .field("max", max)
+                .finish(),
+            Error::NegativeLength { value } => f
+                .debug_struct("NegativeLength")
+                .field("value", value)
+                .finish(),
+            Error::AdjustmentOverflow { value, adjustment } => f
+                .debug_struct("AdjustmentOverflow")
+                .field("value", value)
+                .field("adjustment", adjustment)
+                .finish(),
+            Error::Truncated {
+                part,
+                got,
+                expected,
+            } => f
+                .debug_struct("Truncated")
+                .field("part", part)
+                .field("got", got)
+                .field("expected", expected)
+                .finish(),
+            Error::FrameTooLargeToSend { len, max } => f
+                .debug_struct("FrameTooLargeToSend")
+                .field("len", len)
+                .field("max", max)
+                .finish(),
+            Error::BadFormat { reason, found } => f
+                .debug_struct("BadFormat")
+                .field("reason", reason)
+                .field("found", found)
+                .finish(),
+            Error::BadConfig {
+                reason,
+                value,
+                bound,
+            } => f
+                .debug_struct("BadConfig")
+                .field("reason", reason)
+                .field("value", value)
+                .field("bound", bound)
+                .finish(),
+            Error::BufferTooSmall { needed, available } => f
+                .debug_struct("BufferTooSmall")
+                .field("needed", needed)
+                .field("available", available)
+                .finish(),
+            Error::WriterPoisoned => f.write_str("WriterPoisoned"),
+            #[cfg(feature = "std")]
+            Error::Io(e) => f.debug_tuple("Io").field(&e.kind()).finish(),
+        }?;
+        write!(f, ": {self}")
+    }
 }
 
 /// Displays `, found 'x'` for a bad format's character, nothing for none.
@@ -288,6 +344,32 @@ mod tests {
         for (err, kind) in cases {
             assert_eq!(io::Error::from(err).kind(), kind);
         }
+    }
+
+    /// Issue 19: `main` returning `Err` prints the `Debug` form, which
+    /// dropped the hint that `Display` gives.
+    #[test]
+    fn debug_carries_the_diagnosis() {
+        let err = Error::FrameTooLarge {
+            len: 83_886_080,
+            max: 8_388_608,
+        };
+        let shown = format!("{:?}", Box::<dyn std::error::Error>::from(err));
+        assert!(
+            shown.starts_with(
+                "FrameTooLarge { len: 83886080, max: 8388608 }: frame of 83886080 bytes \
+                 exceeds the maximum of 8388608 bytes (as a 4-byte length in the other byte \
+                 order it would be 5"
+            ),
+            "{shown}"
+        );
+        assert!(shown.contains("struct.pack('i')"), "{shown}");
+        let io = Error::Io(io::Error::new(io::ErrorKind::WouldBlock, "no bytes"));
+        assert_eq!(format!("{io:?}"), "Io(WouldBlock): i/o error: no bytes");
+        assert_eq!(
+            format!("{:?}", Error::WriterPoisoned),
+            "WriterPoisoned: writer failed earlier and refuses further frames"
+        );
     }
 
     #[test]
