@@ -267,3 +267,321 @@ impl<'a> SliceFrames<'_, 'a> {
         None
     }
 }
+
+/// The fast path against the general step: for every header format and
+/// every option of [`CodecBuilder`](crate::CodecBuilder), over streams of
+/// valid frames, headers at and around every limit, garbage and cuts, fed
+/// whole or in random chunks, `frames()` must give exactly what the
+/// decoder's general step (`decode_slice` in a loop) gives: the same
+/// frames and errors in the same order, the same bytes consumed, the same
+/// decoder state after every pass and the same end-of-stream verdict.
+#[cfg(test)]
+mod tests {
+    use std::format;
+    use std::string::String;
+    use std::vec::Vec;
+
+    use proptest::prelude::*;
+
+    use crate::{Codec, FrameDecoder, Oversize, DEFAULT_MAX_FRAME_LEN};
+
+    /// Every byte order character and every integer code the library takes.
+    const ORDERS: [char; 5] = ['@', '=', '<', '>', '!'];
+    const CODES: [char; 10] = ['b', 'B', 'h', 'H', 'i', 'I', 'l', 'L', 'q', 'Q'];
+
+    /// One thing a pass over the buffer produced, or the decoder's state
+    /// after it.
+    #[derive(Debug, PartialEq)]
+    enum Event {
+        Frame(Vec<u8>),
+        Error(String),
+        /// End of one pass: bytes consumed, then `needed`, `is_failed` and
+        /// `is_at_boundary` for what is left.
+        Pass(usize, usize, bool, bool),
+        /// The end-of-stream verdict on what is left at the end.
+        End(String),
+    }
+
+    /// One pass of `frames()` over `buf`; returns the bytes consumed and
+    /// whether it produced anything.
+    fn pass_frames(dec: &mut FrameDecoder, buf: &[u8], log: &mut Vec<Event>) -> (usize, bool) {
+        let mut it = dec.frames(buf);
+        let mut any = false;
+        for item in &mut it {
+            any = true;
+            log.push(match item {
+                Ok(frame) => Event::Frame(frame.to_vec()),
+                Err(e) => Event::Error(format!("{e:?}")),
+            });
+        }
+        let consumed = it.consumed();
+        assert_eq!(it.remainder(), &buf[consumed..]);
+        (consumed, any)
+    }
+
+    /// The same pass through the general step: `decode_slice` until it
+    /// needs more input or returns an error.
+    fn pass_general(dec: &mut FrameDecoder, buf: &[u8], log: &mut Vec<Event>) -> (usize, bool) {
+        let mut pos = 0;
+        let mut any = false;
+        loop {
+            match dec.decode_slice(&buf[pos..]) {
+                Ok(d) => {
+                    pos += d.consumed;
+                    match d.frame {
+                        Some(frame) => {
+                            any = true;
+                            log.push(Event::Frame(frame.to_vec()));
+                        }
+                        None if d.consumed == 0 => return (pos, any),
+                        None => {}
+                    }
+                }
+                Err(e) => {
+                    log.push(Event::Error(format!("{e:?}")));
+                    return (pos, true);
+                }
+            }
+        }
+    }
+
+    type Pass = fn(&mut FrameDecoder, &[u8], &mut Vec<Event>) -> (usize, bool);
+
+    /// Feeds `wire` cut at `cuts` through passes of `pass` as a reader
+    /// would: after each arrival, passes until one makes no progress or
+    /// the decoder has failed; consumed bytes are dropped after each pass.
+    fn run(codec: Codec, wire: &[u8], cuts: &[usize], pass: Pass) -> Vec<Event> {
+        let mut dec = codec.new_decoder();
+        let mut buf = Vec::new();
+        let mut log = Vec::new();
+        let mut from = 0;
+        for &to in cuts.iter().chain([&wire.len()]) {
+            let to = to.clamp(from, wire.len());
+            buf.extend_from_slice(&wire[from..to]);
+            from = to;
+            loop {
+                let (consumed, any) = pass(&mut dec, &buf, &mut log);
+                buf.drain(..consumed);
+                log.push(Event::Pass(
+                    consumed,
+                    dec.needed(buf.len()),
+                    dec.is_failed(),
+                    dec.is_at_boundary(),
+                ));
+                if dec.is_failed() || (!any && consumed == 0) {
+                    break;
+                }
+            }
+        }
+        log.push(Event::End(format!("{:?}", dec.end_of_stream(&buf))));
+        log
+    }
+
+    /// A small deterministic generator (xorshift64*), so one seed is one
+    /// stream.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+        }
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n.max(1)
+        }
+    }
+
+    /// A stream for `codec` from `seed`: valid frames, headers at and
+    /// around the limits of the valid range (negative, too large,
+    /// adjustment underflow), random headers and garbage, each header
+    /// followed by up to 64 payload bytes (the declared length when it is
+    /// that small, so valid frames dominate).
+    fn stream(codec: &Codec, seed: u64) -> Vec<u8> {
+        let mut rng = Rng(seed | 1);
+        let size = codec.format.size();
+        let bits = 8 * size as u32;
+        let field_mask = u64::MAX >> (64 - bits);
+        let (lo, span) = (codec.raw_lo, codec.raw_span);
+        let mut wire = Vec::new();
+        for _ in 0..rng.below(24) {
+            let raw = match rng.below(16) {
+                // A valid frame, short enough to be whole in the stream.
+                0..=8 => lo + rng.below(span.min(40) + 1),
+                9 => lo.wrapping_sub(1),
+                10 => lo.wrapping_add(span),
+                11 => lo.wrapping_add(span).wrapping_add(1),
+                12 => field_mask,
+                13 => 1 << (bits - 1),
+                14 => {
+                    // Raw garbage instead of a frame.
+                    for _ in 0..rng.below(12) {
+                        wire.push(rng.next() as u8);
+                    }
+                    continue;
+                }
+                _ => rng.next(),
+            } & field_mask;
+            for _ in 0..codec.offset {
+                wire.push(rng.next() as u8);
+            }
+            let field = if codec.format.is_big_endian() {
+                raw.to_be_bytes()[8 - size..].to_vec()
+            } else {
+                raw.to_le_bytes()[..size].to_vec()
+            };
+            wire.extend_from_slice(&field);
+            let declared = raw.wrapping_sub(codec.adjustment as u64);
+            let payload = if declared <= 64 && rng.below(8) != 0 {
+                declared
+            } else {
+                rng.below(65)
+            };
+            for _ in 0..payload {
+                wire.push(rng.next() as u8);
+            }
+        }
+        wire
+    }
+
+    /// Cut points for `wire` from `seed`: none (the whole stream in one
+    /// buffer, where the fast path does the most) or a few random ones.
+    fn cuts(len: usize, seed: u64) -> Vec<usize> {
+        let mut rng = Rng(seed.rotate_left(17) | 1);
+        let mut cuts: Vec<usize> = match rng.below(3) {
+            0 => Vec::new(),
+            1 => (0..rng.below(6))
+                .map(|_| rng.below(len as u64 + 1) as usize)
+                .collect(),
+            _ => (0..len).step_by(1 + rng.below(9) as usize).collect(),
+        };
+        cuts.sort_unstable();
+        cuts
+    }
+
+    /// A configuration, or `None` if the builder refuses it.
+    #[allow(clippy::too_many_arguments)]
+    fn config(
+        order: char,
+        code: char,
+        offset: usize,
+        num_skip: Option<usize>,
+        adjustment: i64,
+        includes_header: bool,
+        max: usize,
+        oversize: Oversize,
+    ) -> Option<Codec> {
+        let format = format!("{order}{code}").parse().unwrap();
+        let mut b = Codec::builder();
+        b.format(format)
+            .length_field_offset(offset)
+            .length_adjustment(adjustment)
+            .length_includes_header(includes_header)
+            .max_frame_len(max)
+            .oversize(oversize);
+        if let Some(n) = num_skip {
+            b.num_skip(n);
+        }
+        b.build().ok()
+    }
+
+    fn check(codec: Codec, seed: u64) {
+        let wire = stream(&codec, seed);
+        let cuts = cuts(wire.len(), seed);
+        let fast = run(codec, &wire, &cuts, pass_frames);
+        let general = run(codec, &wire, &cuts, pass_general);
+        assert_eq!(
+            fast, general,
+            "{codec:?}, seed {seed}, wire {wire:02x?}, cuts {cuts:?}"
+        );
+    }
+
+    const MAXES: [usize; 7] = [0, 1, 5, 40, 300, DEFAULT_MAX_FRAME_LEN, usize::MAX];
+
+    /// Every format with every option on and off, a few streams each.
+    #[test]
+    fn frames_equal_the_general_step_for_every_format_and_option() {
+        let streams = if cfg!(miri) { 1 } else { 3 };
+        let mut seed = 1u64;
+        let mut configs = 0;
+        for order in ORDERS {
+            for code in CODES {
+                for offset in [0, 3] {
+                    for num_skip in [None, Some(0), Some(1)] {
+                        for (adjustment, includes_header) in
+                            [(0, false), (-2, false), (3, false), (0, true)]
+                        {
+                            for max in [0, 5, 300, usize::MAX] {
+                                for oversize in [Oversize::Error, Oversize::Skip] {
+                                    let Some(codec) = config(
+                                        order,
+                                        code,
+                                        offset,
+                                        num_skip,
+                                        adjustment,
+                                        includes_header,
+                                        max,
+                                        oversize,
+                                    ) else {
+                                        continue;
+                                    };
+                                    configs += 1;
+                                    if cfg!(miri) && configs % 97 != 0 {
+                                        continue;
+                                    }
+                                    for _ in 0..streams {
+                                        seed = seed.wrapping_mul(6_364_136_223_846_793_005) + 1;
+                                        check(codec, seed);
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        // Refused combinations (a 1-byte field with max 0 and adjustment
+        // -2, ...) are few; the grid is not hollow.
+        assert!(configs >= 9_000, "{configs} configurations");
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig {
+            cases: if cfg!(miri) { 2 } else { 2_000 },
+            max_global_rejects: 100_000,
+            ..ProptestConfig::default()
+        })]
+
+        /// Random configurations, extreme ones included.
+        #[test]
+        fn frames_equal_the_general_step_for_random_configs(
+            order in prop::sample::select(&ORDERS[..]),
+            code in prop::sample::select(&CODES[..]),
+            offset in prop_oneof![4 => 0usize..=2, 1 => 0usize..=56],
+            num_skip in prop::option::of(0usize..=12),
+            adjustment in prop_oneof![
+                4 => -8i64..=8,
+                1 => any::<i64>(),
+                1 => prop::sample::select(&[i64::MIN, i64::MAX, -255, 255, -65_536][..]),
+            ],
+            includes_header in any::<bool>(),
+            max in prop_oneof![
+                2 => prop::sample::select(&MAXES[..]),
+                1 => any::<usize>(),
+            ],
+            skip in any::<bool>(),
+            seed in any::<u64>(),
+        ) {
+            let oversize = if skip { Oversize::Skip } else { Oversize::Error };
+            // A num_skip within the header, most of the time.
+            let size = format!("{order}{code}").parse::<crate::HeaderFormat>().unwrap().size();
+            let num_skip = num_skip.map(|n| if n > 10 { n } else { n % (offset + size + 1) });
+            let codec = config(order, code, offset, num_skip, adjustment, includes_header, max, oversize);
+            // Refused configurations (an adjustment out of the field's
+            // range, ...) are skipped, not counted.
+            prop_assume!(codec.is_some());
+            check(codec.unwrap(), seed);
+        }
+    }
+}
