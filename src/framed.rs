@@ -3,6 +3,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
+#[cfg(unix)]
+use std::os::unix::net::UnixStream;
 
 use bytes::{Bytes, BytesMut};
 
@@ -86,17 +88,6 @@ pub struct Framed<S: Read + Write> {
     done: bool,
 }
 
-/// Another name for [`Framed`], for those who look for a "frame stream".
-///
-/// ```
-/// # fn main() -> Result<(), lenframe::Error> {
-/// let mut conn: lenframe::FrameStream<_> = lenframe::Framed::new(std::io::Cursor::new(Vec::new()));
-/// conn.send("x")?;
-/// # Ok(())
-/// # }
-/// ```
-pub type FrameStream<S> = Framed<S>;
-
 /// The stream and the writing side of a [`Framed`]: reading from it first
 /// writes out the frames fed so far.
 #[derive(Debug)]
@@ -166,17 +157,7 @@ impl<S: Read + Write> Framed<S> {
 
     /// A framed stream with `codec` for both directions.
     pub fn with_codec(stream: S, codec: Codec) -> Framed<S> {
-        let writer = FrameWriter::with_codec(stream, codec);
-        let duplex = FlushBeforeRead {
-            writer,
-            flush_failed: false,
-        };
-        let mut reader = FrameReader::with_codec(duplex, codec);
-        reader.set_flush_advice(false);
-        Framed {
-            reader,
-            done: false,
-        }
+        Framed::from_parts(stream, codec, BytesMut::new(), Vec::new())
     }
 
     fn writer(&mut self) -> &mut FrameWriter<S> {
@@ -323,6 +304,43 @@ impl<S: Read + Write> Framed<S> {
         (stream, unread, unsent)
     }
 
+    /// Rebuilds a framed stream from what [`into_parts`](Self::into_parts)
+    /// handed back: `unread` is decoded first (from a frame boundary),
+    /// `unsent` goes out before any new frame.
+    ///
+    /// ```
+    /// use std::io::Cursor;
+    /// use lenframe::{Codec, Framed};
+    ///
+    /// let mut conn = Framed::new(Cursor::new(b"\0\0\0\x01a\0\0\0\x01b".to_vec()));
+    /// assert_eq!(conn.recv()?.as_deref(), Some(&b"a"[..]));
+    /// conn.feed("y")?;
+    /// let (stream, unread, unsent) = conn.into_parts();
+    /// let mut conn = Framed::from_parts(stream, Codec::default(), unread, unsent);
+    /// assert_eq!(conn.recv()?.as_deref(), Some(&b"b"[..]));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn from_parts(stream: S, codec: Codec, unread: BytesMut, unsent: Vec<u8>) -> Framed<S> {
+        let writer = FrameWriter::from_parts(stream, codec, unsent);
+        let duplex = FlushBeforeRead {
+            writer,
+            flush_failed: false,
+        };
+        let mut reader = FrameReader::from_parts(duplex, codec, unread);
+        reader.set_flush_advice(false);
+        Framed {
+            reader,
+            done: false,
+        }
+    }
+
+    /// True once a hard I/O error left part of a frame on the wire: every
+    /// further frame is refused (see [`FrameWriter::is_poisoned`]). Reading
+    /// goes on.
+    pub fn is_poisoned(&self) -> bool {
+        self.reader.get_ref().writer.is_poisoned()
+    }
+
     /// Splits into a reader and a writer over the stream and a copy of it,
     /// keeping the buffered bytes of both sides (and a poisoned writer's
     /// refusal).
@@ -395,30 +413,43 @@ impl Framed<TcpStream> {
         let copy = self.get_ref().try_clone()?;
         Ok(self.split_with(copy))
     }
-
-    /// Flushes, then shuts down the writing half of the socket (TCP
-    /// half-close): the peer reads the end of the stream after the last
-    /// frame, and the frames it still sends can be read.
-    ///
-    /// # Errors
-    ///
-    /// As [`flush`](Self::flush), or the error of `shutdown`.
-    pub fn shutdown_write(&mut self) -> Result<()> {
-        self.flush()?;
-        Ok(self.get_ref().shutdown(Shutdown::Write)?)
-    }
 }
 
-impl Framed<&TcpStream> {
-    /// Flushes, then shuts down the writing half of the socket; as
-    /// [`Framed::<TcpStream>::shutdown_write`](Framed::shutdown_write).
+/// `shutdown_write` for the socket types that can half-close.
+macro_rules! shutdown_write {
+    ($($socket:ty => $doc:literal),* $(,)?) => {$(
+        impl Framed<$socket> {
+            #[doc = concat!("Flushes, then shuts down the writing half of the ", $doc, " (half-close):")]
+            /// the peer reads the end of the stream after the last frame,
+            /// and the frames it still sends can be read.
+            ///
+            /// # Errors
+            ///
+            /// As [`flush`](Self::flush), or the error of `shutdown`.
+            pub fn shutdown_write(&mut self) -> Result<()> {
+                self.flush()?;
+                Ok(self.get_ref().shutdown(Shutdown::Write)?)
+            }
+        }
+    )*};
+}
+
+shutdown_write!(TcpStream => "TCP socket", &TcpStream => "TCP socket");
+#[cfg(unix)]
+shutdown_write!(UnixStream => "Unix socket", &UnixStream => "Unix socket");
+
+#[cfg(unix)]
+impl Framed<UnixStream> {
+    /// Splits into a [`FrameReader`] and a [`FrameWriter`] over this socket
+    /// and a [`UnixStream::try_clone`] of it, as
+    /// [`Framed::<TcpStream>::try_split`](Framed::try_split) does.
     ///
     /// # Errors
     ///
-    /// As [`flush`](Self::flush), or the error of `shutdown`.
-    pub fn shutdown_write(&mut self) -> Result<()> {
-        self.flush()?;
-        Ok(self.get_ref().shutdown(Shutdown::Write)?)
+    /// The error of `try_clone` (the framed stream is then dropped).
+    pub fn try_split(self) -> io::Result<(FrameReader<UnixStream>, FrameWriter<UnixStream>)> {
+        let copy = self.get_ref().try_clone()?;
+        Ok(self.split_with(copy))
     }
 }
 

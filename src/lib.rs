@@ -555,7 +555,7 @@ pub use encode::Header;
 pub use error::{Error, FramePart, Result};
 pub use format::{ByteOrder, HeaderFormat, IntBytes};
 #[cfg(feature = "std")]
-pub use framed::{FrameStream, Framed};
+pub use framed::Framed;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]
 pub use framed_codec::{FrameCodec, FrameResultCodec};
 #[cfg(feature = "std")]

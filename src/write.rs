@@ -101,16 +101,56 @@ impl<W: Write> FrameWriter<W> {
         }
     }
 
-    /// A writer over `inner` whose buffer already holds `pending`, bytes
-    /// accepted earlier but not yet written (they go out first).
-    pub(crate) fn from_parts(inner: W, codec: Codec, pending: Vec<u8>) -> FrameWriter<W> {
+    /// Rebuilds a writer from what [`into_parts`](Self::into_parts) handed
+    /// back: `unsent` (bytes of whole frames accepted but not yet written)
+    /// goes out first, before any new frame. Parts of a poisoned writer
+    /// (see [`is_poisoned`](Self::is_poisoned)) continue a stream that may
+    /// hold part of a frame already.
+    ///
+    /// ```
+    /// use lenframe::{Codec, FrameWriter};
+    ///
+    /// let mut w = FrameWriter::new(Vec::new());
+    /// w.write_frame("a")?; // buffered until a flush
+    /// let (inner, unsent) = w.into_parts();
+    /// assert!(inner.is_empty());
+    /// let mut w = FrameWriter::from_parts(inner, Codec::default(), unsent);
+    /// w.write_frame("b")?;
+    /// assert_eq!(w.into_inner()?, b"\0\0\0\x01a\0\0\0\x01b");
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn from_parts(inner: W, codec: Codec, unsent: Vec<u8>) -> FrameWriter<W> {
         let mut writer = FrameWriter::with_codec(inner, codec);
-        writer.buf = pending;
+        writer.buf = unsent;
         writer
     }
 
-    /// True once a hard I/O error left part of a frame on the wire.
-    pub(crate) fn is_poisoned(&self) -> bool {
+    /// True once a hard I/O error (not `WouldBlock`, `TimedOut` or
+    /// `Interrupted`) left part of a frame on the wire: every further frame
+    /// is refused with [`Error::WriterPoisoned`], since the stream is no
+    /// longer aligned. The connection is lost for framing; close it.
+    ///
+    /// ```
+    /// use std::io::{self, Write};
+    ///
+    /// struct Broken;
+    /// impl Write for Broken {
+    ///     fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+    ///         Err(io::ErrorKind::BrokenPipe.into())
+    ///     }
+    ///     fn flush(&mut self) -> io::Result<()> {
+    ///         Ok(())
+    ///     }
+    /// }
+    /// let mut w = lenframe::FrameWriter::new(Broken);
+    /// assert!(!w.is_poisoned());
+    /// w.write_frame("hi")?; // buffered
+    /// assert!(w.flush().is_err()); // the write fails
+    /// assert!(w.is_poisoned());
+    /// assert!(matches!(w.write_frame("again"), Err(lenframe::Error::WriterPoisoned)));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn is_poisoned(&self) -> bool {
         self.poisoned
     }
 

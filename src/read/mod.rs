@@ -429,6 +429,30 @@ impl<R: Read> FrameReader<R> {
     pub fn into_parts(self) -> (R, BytesMut) {
         self.into_parts_any()
     }
+
+    /// Rebuilds a reader from what [`into_parts`](Self::into_parts) (or
+    /// [`Framed::into_parts`](crate::Framed::into_parts)) handed back:
+    /// `buffered` is decoded first, from a frame boundary, before anything
+    /// is read from `inner`.
+    ///
+    /// ```
+    /// use lenframe::{Codec, FrameReader};
+    ///
+    /// let mut r = FrameReader::new(&b"\0\0\0\x01a\0\0\0\x01b"[..]);
+    /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"a"[..]));
+    /// let (inner, buffered) = r.into_parts();
+    /// let mut r = FrameReader::from_parts(inner, Codec::default(), buffered);
+    /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"b"[..]));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn from_parts(inner: R, codec: Codec, buffered: BytesMut) -> FrameReader<R> {
+        let mut reader = FrameReader::with_codec(inner, codec);
+        if !buffered.is_empty() {
+            reader.peak = reader.peak.max(buffered.capacity());
+            reader.buf = buffered;
+        }
+        reader
+    }
 }
 
 impl<R> FrameReader<R> {

@@ -190,6 +190,13 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
                 run.settle_frame(&plan, &res, before);
             }
             21..=23 => run.send(&mut framed, d, &mut rng),
+            29 if run.read.at_clean_boundary() && run.write.poisoned == Some(false) => {
+                // Taken apart and rebuilt: nothing changes.
+                hit(C::framed_from_parts);
+                run.trail("into_parts + from_parts");
+                let (port, unread, unsent) = framed.into_parts();
+                framed = Framed::from_parts(port, *codec, unread, unsent);
+            }
             24..=29 => {
                 hit(C::framed_flush);
                 run.trail("flush");
@@ -210,6 +217,9 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
             assert_eq!(run.read.log.borrow().reads, 0, "a writing call read");
         }
         run.check_write_side(framed.write_buffer());
+        if let Some(poisoned) = run.write.poisoned {
+            assert_eq!(framed.is_poisoned(), poisoned, "{:?}", run.write.trail);
+        }
     }
     run.write.check_prefix();
     run.write.check_model_reads_back(codec);

@@ -136,6 +136,13 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
                 run.settle(&r, got);
             }
             16..=21 => run.next(&mut r),
+            30 if run.at_clean_boundary() => {
+                // Taken apart and rebuilt at a boundary: nothing changes.
+                hit(C::r_from_parts);
+                run.trail.push("into_parts + from_parts".into());
+                let (source, rest) = r.into_parts();
+                r = FrameReader::from_parts(source, *codec, rest);
+            }
             _ => run.stream(&mut r, d),
         }
         run.check_state(&r);
@@ -535,6 +542,15 @@ impl Run<'_, '_> {
             expected: len - (self.w.hl - self.w.skip) as u64,
         };
         assert!(want.is(&inner), "{inner:?}, model says {want:?}");
+    }
+
+    /// Between frames with nothing failed or ended: where a reader taken
+    /// apart can be rebuilt from its parts.
+    pub fn at_clean_boundary(&self) -> bool {
+        self.cur.phase == Phase::Boundary
+            && self.cur.fatal.is_none()
+            && !self.ended
+            && !self.iter_done
     }
 
     fn end_with_into_parts(&mut self, r: FrameReader<Source<'_>>) {

@@ -160,9 +160,20 @@ pub fn run(codec: &Codec, w: &Wire<'_>, d: &mut Dice<'_>) {
         match d.below(16) {
             0..=8 => run.write_frame(&mut fw, d, &mut rng),
             9..=11 => run.write_frame_from(&mut fw, d, &mut rng),
+            12 if run.poisoned == Some(false) => {
+                // Taken apart and rebuilt: the unsent bytes go out first.
+                hit(C::w_from_parts);
+                run.trail.push("into_parts + from_parts".into());
+                let (sink, unsent) = fw.into_parts();
+                fw = FrameWriter::from_parts(sink, *codec, unsent);
+            }
             _ => {
                 run.flush(&mut fw);
             }
+        }
+        if let Some(poisoned) = run.poisoned {
+            hit(C::w_is_poisoned);
+            assert_eq!(fw.is_poisoned(), poisoned, "is_poisoned: {:?}", run.trail);
         }
     }
     match d.below(3) {
