@@ -401,3 +401,33 @@ fn iterator_goes_on_after_a_write_error() {
     assert_eq!(items[2].as_ref().unwrap(), "b");
     assert!(conn.next().is_none());
 }
+
+/// Unix sockets half-close and split as TCP sockets do.
+#[cfg(unix)]
+#[test]
+fn unix_socket_half_closes_and_splits() {
+    use std::os::unix::net::UnixStream;
+    let (a, b) = UnixStream::pair().unwrap();
+    let mut ours = Framed::new(a);
+    let mut peer = Framed::new(b);
+    ours.feed("last").unwrap();
+    ours.shutdown_write().unwrap();
+    assert_eq!(peer.recv().unwrap().as_deref(), Some(&b"last"[..]));
+    assert_eq!(
+        peer.recv().unwrap(),
+        None,
+        "end of stream after the half-close"
+    );
+    // The other direction still works; then split the peer's side.
+    peer.send("reply").unwrap();
+    assert_eq!(ours.recv().unwrap().as_deref(), Some(&b"reply"[..]));
+    let (mut reader, mut writer) = peer.try_split().unwrap();
+    writer.write_frame("from the split writer").unwrap();
+    writer.flush().unwrap();
+    assert_eq!(
+        ours.recv().unwrap().as_deref(),
+        Some(&b"from the split writer"[..])
+    );
+    drop(ours);
+    assert_eq!(reader.read_frame().unwrap(), None);
+}
