@@ -29,7 +29,11 @@ use crate::write::FrameWriter;
 /// * [`send`](Self::send) writes a frame now; [`feed`](Self::feed) (alias
 ///   [`write_frame`](Self::write_frame)) buffers it; [`recv`](Self::recv)
 ///   (alias [`read_frame`](Self::read_frame)) returns the next frame, or
-///   `None` when the peer has closed; the stream is also an [`Iterator`].
+///   `None` when the peer has closed; the stream is also an [`Iterator`],
+///   for loops that only read: a loop that replies to each frame cannot
+///   borrow `framed` for the iterator and for `send` at once (`for frame
+///   in &mut framed { framed.send(..)? }` is E0499), and is written
+///   `while let Some(frame) = framed.recv()? { framed.send(..)?; }`.
 /// * The reading side is a [`FrameReader`] and the writing side a
 ///   [`FrameWriter`], with their rules: `WouldBlock` and `TimedOut` (a read
 ///   or write timeout set on the socket) lose nothing, so the same call can

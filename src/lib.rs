@@ -302,6 +302,10 @@
 //! | `tokio` | no | [`FrameCodec`], [`FrameResultCodec`] for tokio-util | `std`, tokio-util 0.7 (0.7.19 builds on Rust 1.81, checked by CI; 0.7.20 needs 1.85) |
 //! | `futures-io` | no | the same [`FrameCodec`], [`FrameResultCodec`] for asynchronous-codec 0.7 (smol, async-std, libp2p) | `std`, asynchronous-codec 0.7 (builds on Rust 1.81, checked by CI) |
 //!
+//! A local `cargo doc --open` documents the default features only, and
+//! leaves [`FrameCodec`] out: `cargo doc --all-features --open` shows
+//! every item, as docs.rs does.
+//!
 //! With `default-features = false` the core needs neither `std` nor an
 //! allocator: [`HeaderFormat`], [`Codec`] and its builder, header encoding
 //! into a stack buffer ([`Codec::header`]), and the decoder's borrowed-slice
@@ -432,7 +436,10 @@
 //! `asynchronous_codec::Framed` (and `FramedRead`/`FramedWrite`) over any
 //! futures-io `AsyncRead + AsyncWrite` (a smol, async-std or async-net
 //! `TcpStream`, a libp2p substream) follows the same rules, limits and
-//! errors. Frames come out as [`bytes::Bytes`]; the sink takes `&[u8]`.
+//! errors. Frames come out as [`bytes::Bytes`]; the sink takes `&[u8]`
+//! (asynchronous-codec's `Encoder` has one item type): `&[u8; N]`,
+//! `&Vec<u8>` and `&Bytes` coerce to it, a `&str` is sent as
+//! `text.as_bytes()`. tokio-util's sink takes every `AsRef<[u8]>`.
 //! The feature builds with this crate's minimum Rust, 1.81
 //! (asynchronous-codec's `Encoder` uses generic associated types, Rust
 //! 1.65 and later).
