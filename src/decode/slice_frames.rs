@@ -30,6 +30,9 @@ impl FrameDecoder {
     /// assert_eq!(it.consumed(), 11);
     /// # Ok::<(), lenframe::Error>(())
     /// ```
+    // Inlined into the caller's crate with `next`: the iterator then lives
+    // in registers, not in memory that every frame stores to and reloads.
+    #[inline]
     pub fn frames<'d, 'a>(&'d mut self, src: &'a [u8]) -> SliceFrames<'d, 'a> {
         let fast = FastHead::of(&self.codec);
         let plain = FastHead::plain(&self.codec);
@@ -45,7 +48,6 @@ impl FrameDecoder {
             decoder: self,
             rest: src,
             len: src.len(),
-            done: false,
         }
     }
 }
@@ -58,10 +60,10 @@ pub struct SliceFrames<'d, 'a> {
     /// The input not consumed yet, of `len` bytes in all.
     rest: &'a [u8],
     len: usize,
-    done: bool,
     fast: FastHead,
-    /// The configuration's fast path, and the one to take now: `plain`
-    /// while the decoder is between frames, `General` otherwise.
+    /// The configuration's fast path, and the path to take now: `plain`
+    /// while the decoder is between frames, `General` when it is not,
+    /// `Done` once the iterator has ended.
     plain: Plain,
     mode: Plain,
 }
@@ -100,16 +102,21 @@ enum Plain {
     Le8,
     /// Another configuration: [`FastHead::frame`].
     Other,
-    /// Not between frames, or done: the decoder's general step.
+    /// Not between frames: the decoder's general step.
     General,
+    /// The iterator has ended (input exhausted or an error returned).
+    Done,
 }
 
-/// `(start, end)` of the whole frame at the front of `rest` for a plain
-/// configuration whose length field is `N` bytes, if its value is at most
-/// `span` and all of it is there.
+/// A frame and the input after it.
+type Split<'a> = (&'a [u8], &'a [u8]);
+
+/// The frame at the front of `rest` for a plain configuration whose
+/// length field is `N` bytes, if its value is at most `span` and all of it
+/// is there, and the input after it: a hand-written walker's steps.
 #[inline(always)]
-fn plain_frame<const N: usize>(rest: &[u8], big: bool, span: u64) -> Option<(usize, usize)> {
-    let field = rest.first_chunk::<N>()?;
+fn plain_frame<const N: usize>(rest: &[u8], big: bool, span: u64) -> Option<Split<'_>> {
+    let (field, after) = rest.split_first_chunk::<N>()?;
     let mut raw = 0u64;
     if big {
         for &b in field {
@@ -124,21 +131,17 @@ fn plain_frame<const N: usize>(rest: &[u8], big: bool, span: u64) -> Option<(usi
         return None;
     }
     // Fits usize: at most max_frame_len <= usize::MAX - N.
-    let end = N + raw as usize;
-    (end <= rest.len()).then_some((N, end))
+    after.split_at_checked(raw as usize)
 }
 
 impl FastHead {
-    /// The frame at the front of `rest` through the plain path chosen for
-    /// this configuration, or the general fast path.
+    /// The frame at the front of `rest` and the input after it, through
+    /// the path `mode` (the plain path chosen for this configuration, or
+    /// the general fast path); `None` for the general step to decide.
     #[inline(always)]
-    fn frame_of(&self, plain: Plain, rest: &[u8]) -> Option<(usize, usize)> {
+    fn frame_of<'a>(&self, mode: Plain, rest: &'a [u8]) -> Option<Split<'a>> {
         let span = self.raw_span;
-        // The default `!I` first, with a plain compare (no jump table).
-        if plain == Plain::Be4 {
-            return plain_frame::<4>(rest, true, span);
-        }
-        match plain {
+        match mode {
             Plain::Be4 => plain_frame::<4>(rest, true, span),
             Plain::Le4 => plain_frame::<4>(rest, false, span),
             Plain::Be2 => plain_frame::<2>(rest, true, span),
@@ -146,11 +149,12 @@ impl FastHead {
             Plain::Be8 => plain_frame::<8>(rest, true, span),
             Plain::Le8 => plain_frame::<8>(rest, false, span),
             Plain::Other => self.frame(rest),
-            Plain::General => None,
+            Plain::General | Plain::Done => None,
         }
     }
 
     /// Which plain path serves `codec`, if one does.
+    #[inline]
     fn plain(codec: &Codec) -> Plain {
         let plain = codec.offset == 0
             && codec.adjustment == 0
@@ -167,6 +171,7 @@ impl FastHead {
         }
     }
 
+    #[inline]
     fn of(codec: &Codec) -> FastHead {
         let bits = 8 * codec.format.size() as u32; // 8..=64
         FastHead {
@@ -184,11 +189,12 @@ impl FastHead {
         }
     }
 
-    /// `(start, end)` of the whole frame at the front of `rest`, if its
-    /// header is valid and all of it is there; `None` otherwise (the
-    /// general step decides). Exactly the general step's `Frame` result.
+    /// The whole frame at the front of `rest` (its first `num_skip` bytes
+    /// dropped) and the input after it, if its header is valid and all of
+    /// it is there; `None` otherwise (the general step decides). Exactly
+    /// the general step's `Frame` result.
     #[inline(always)]
-    fn frame(&self, rest: &[u8]) -> Option<(usize, usize)> {
+    fn frame<'a>(&self, rest: &'a [u8]) -> Option<Split<'a>> {
         let word = rest.get(self.offset..)?.first_chunk::<8>()?;
         let raw = if self.big {
             u64::from_be_bytes(*word) >> self.shift
@@ -201,7 +207,9 @@ impl FastHead {
         // Fits usize: the length is at most max_frame_len <= usize::MAX -
         // header_len.
         let end = self.header_len + raw.wrapping_sub(self.adjustment) as usize;
-        (end <= rest.len()).then_some((self.num_skip, end))
+        let (whole, after) = rest.split_at_checked(end)?;
+        // num_skip <= header_len <= end (checked by the builder).
+        Some((&whole[self.num_skip..], after))
     }
 }
 
@@ -223,48 +231,46 @@ impl<'a> Iterator for SliceFrames<'_, 'a> {
 
     #[inline(always)]
     fn next(&mut self) -> Option<Self::Item> {
-        let rest = self.rest;
-        if let Some((start, end)) = self.fast.frame_of(self.mode, rest) {
-            self.rest = &rest[end..];
-            return Some(Ok(&rest[start..end]));
+        if let Some((frame, after)) = self.fast.frame_of(self.mode, self.rest) {
+            self.rest = after;
+            return Some(Ok(frame));
         }
-        self.next_in_general()
+        // By value in and out, not `&mut self`: the iterator's address
+        // never escapes into a call, so the caller's loop keeps it in
+        // registers.
+        let (item, rest, mode) = next_in_general(self.decoder, self.rest, self.mode, self.plain);
+        self.rest = rest;
+        self.mode = mode;
+        item
     }
 }
 
-impl<'a> SliceFrames<'_, 'a> {
-    /// `next` for everything but a whole valid frame at a boundary: kept
-    /// out of line, so the loop around the fast path stays small.
-    #[cold]
-    #[inline(never)]
-    fn next_in_general(&mut self) -> Option<Result<&'a [u8]>> {
-        let item = self.step_general();
-        self.mode = if self.done || self.decoder.state != State::Head {
-            Plain::General
-        } else {
-            self.plain
-        };
-        item
+/// `next` for everything but a whole valid frame at a boundary: the
+/// decoder's general step over `rest` until a frame, an error or the end.
+/// Returns the item, the input left and the path for the next call (the
+/// plain one once the decoder is between frames again). Kept out of line,
+/// so the loop around the fast path stays small.
+#[cold]
+#[inline(never)]
+fn next_in_general<'a>(
+    decoder: &mut FrameDecoder,
+    mut rest: &'a [u8],
+    mode: Plain,
+    plain: Plain,
+) -> (Option<Result<&'a [u8]>>, &'a [u8], Plain) {
+    if mode == Plain::Done {
+        return (None, rest, Plain::Done);
     }
-
-    /// The decoder's general step until a frame, an error or the end.
-    fn step_general(&mut self) -> Option<Result<&'a [u8]>> {
-        while !self.done {
-            let rest = self.rest;
-            match self.decoder.step(rest) {
-                Ok(Step::Frame { start, end }) => {
-                    self.rest = &rest[end..];
-                    return Some(Ok(&rest[start..end]));
-                }
-                Ok(Step::Discard(n)) => self.rest = &rest[n..],
-                Ok(Step::Need) => self.done = true,
-                Err(fault) => {
-                    self.done = true;
-                    return Some(Err(fault.into()));
-                }
+    loop {
+        match decoder.step(rest) {
+            Ok(Step::Frame { start, end }) => {
+                // After a frame the decoder is between frames (`Head`).
+                return (Some(Ok(&rest[start..end])), &rest[end..], plain);
             }
+            Ok(Step::Discard(n)) => rest = &rest[n..],
+            Ok(Step::Need) => return (None, rest, Plain::Done),
+            Err(fault) => return (Some(Err(fault.into())), rest, Plain::Done),
         }
-        None
     }
 }
 
