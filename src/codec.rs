@@ -1,9 +1,6 @@
 //! `Codec`: the validated framing configuration, and its builder.
 
-// `Fault` is re-exported for the decoder until its import names
-// `crate::error::Fault` (temporary).
-pub(crate) use crate::error::Fault;
-use crate::error::{Error, Result};
+use crate::error::{Error, Fault, Result};
 use crate::format::HeaderFormat;
 
 /// Default largest payload: 8 MiB (8 388 608 bytes), header not counted.
@@ -37,6 +34,13 @@ pub enum Oversize {
 /// offset and strip. Cheap to copy; build it once with [`Codec::builder`]
 /// (or take [`Codec::default`]) and hand it to decoders, readers and
 /// writers.
+///
+/// Its constructors: [`Codec::new`], [`Codec::from_format`] (and
+/// `"!I".parse()`), [`Codec::builder`], [`Codec::default`]. What it builds:
+/// [`new_decoder`](Codec::new_decoder), [`new_read`](Codec::new_read),
+/// [`new_write`](Codec::new_write), [`new_framed`](Codec::new_framed),
+/// `new_tokio_codec` (feature `tokio`; the same `FrameCodec` serves
+/// `futures-io` through `FrameCodec::new`).
 ///
 /// A frame on the wire is a *header region* followed by the *payload*:
 ///

@@ -135,24 +135,6 @@ impl<S: Write> FlushBeforeRead<S> {
     }
 }
 
-impl Codec {
-    /// A [`Framed`] over `stream` with this configuration.
-    ///
-    /// ```
-    /// # fn main() -> Result<(), lenframe::Error> {
-    /// // struct.pack('i', len(data)), as in the Python tutorials.
-    /// let codec = lenframe::Codec::new("i".parse()?);
-    /// let mut conn = codec.new_framed(std::io::Cursor::new(Vec::new()));
-    /// conn.send("hi")?;
-    /// assert_eq!(conn.get_ref().get_ref(), b"\x02\0\0\0hi");
-    /// # Ok(())
-    /// # }
-    /// ```
-    pub fn new_framed<S: Read + Write>(&self, stream: S) -> Framed<S> {
-        Framed::with_codec(stream, *self)
-    }
-}
-
 impl<S: Read + Write> Framed<S> {
     /// A framed stream with the default [`Codec`] (`!I`, 8 MiB max).
     pub fn new(stream: S) -> Framed<S> {

@@ -525,6 +525,7 @@ extern crate alloc;
 
 // The core: no `std`, no allocator (the `alloc` faces are submodules of
 // `decode` and `encode`, gated there).
+mod adapters;
 mod codec;
 mod decode;
 mod encode;

@@ -12,16 +12,8 @@
 use bytes::{Bytes, BytesMut};
 use tokio_util::codec::{Decoder, Encoder};
 
-use crate::codec::Codec;
 use crate::error::Error;
 use crate::framed_codec::{FrameCodec, FrameResultCodec};
-
-impl Codec {
-    /// A tokio-util [`FrameCodec`] with this configuration (feature `tokio`).
-    pub fn new_tokio_codec(&self) -> FrameCodec {
-        FrameCodec::new(*self)
-    }
-}
 
 impl Decoder for FrameCodec {
     type Item = Bytes;

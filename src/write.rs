@@ -54,21 +54,6 @@ pub struct FrameWriter<W: Write> {
     poisoned: bool,
 }
 
-impl Codec {
-    /// A [`FrameWriter`] over `inner` with this configuration.
-    ///
-    /// ```
-    /// let codec = lenframe::Codec::builder().format("B".parse()?).build()?;
-    /// let mut w = codec.new_write(Vec::new());
-    /// w.write_frame(b"z")?;
-    /// assert_eq!(w.into_inner()?, b"\x01z");
-    /// # Ok::<(), lenframe::Error>(())
-    /// ```
-    pub fn new_write<W: Write>(&self, inner: W) -> FrameWriter<W> {
-        FrameWriter::with_codec(inner, *self)
-    }
-}
-
 impl<W: Write> FrameWriter<W> {
     /// A writer with the default [`Codec`] (`!I`, 8 MiB max).
     pub fn new(inner: W) -> FrameWriter<W> {

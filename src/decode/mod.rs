@@ -151,13 +151,6 @@ impl Default for FrameDecoder {
     }
 }
 
-impl Codec {
-    /// A fresh [`FrameDecoder`] for this configuration.
-    pub fn new_decoder(&self) -> FrameDecoder {
-        FrameDecoder::new(*self)
-    }
-}
-
 impl FrameDecoder {
     /// A decoder for `codec`, waiting for the first header.
     pub fn new(codec: Codec) -> FrameDecoder {
@@ -180,10 +173,35 @@ impl FrameDecoder {
     }
 
     /// True if `err`, just returned by this decoder, reports an oversize
-    /// frame that [`Oversize::Skip`] skips: decoding goes on after it.
-    /// Every other decode error is fatal or an end of stream.
-    #[cfg(feature = "std")]
-    pub(crate) fn is_skip_report(&self, err: &crate::Error) -> bool {
+    /// frame that [`Oversize::Skip`] skips: decoding goes on after it (the
+    /// frame's bytes are discarded as they arrive). Every other decode
+    /// error is fatal (the decoder repeats it) or an end of stream. What a
+    /// loop over [`decode_slice`](Self::decode_slice),
+    /// [`frames`](Self::frames) or [`begin_stream`](Self::begin_stream)
+    /// asks to know whether to go on.
+    ///
+    /// ```
+    /// use lenframe::{Codec, FrameDecoder, Oversize};
+    ///
+    /// let codec = Codec::builder().max_frame_len(3).oversize(Oversize::Skip).build()?;
+    /// let mut dec = FrameDecoder::new(codec);
+    /// let mut wire = &b"\0\0\0\x05hello\0\0\0\x02ok"[..];
+    /// let mut frames = Vec::new();
+    /// loop {
+    ///     match dec.decode_slice(wire) {
+    ///         Ok(d) if d.consumed == 0 => break, // needs more bytes
+    ///         Ok(d) => {
+    ///             frames.extend(d.frame.map(<[u8]>::to_vec));
+    ///             wire = &wire[d.consumed..];
+    ///         }
+    ///         Err(e) if dec.is_skip_report(&e) => continue, // "hello", over the max
+    ///         Err(e) => return Err(e),
+    ///     }
+    /// }
+    /// assert_eq!(frames, [b"ok".to_vec()]);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn is_skip_report(&self, err: &crate::Error) -> bool {
         matches!(err, crate::Error::FrameTooLarge { .. }) && !self.is_failed()
     }
 

@@ -181,6 +181,7 @@ impl Looks {
     /// first KiB is looked at) that starts with the protocol's known
     /// prefix when one was named. For a stall, where the header was
     /// accepted and may be a legitimate frame's.
+    #[cfg(feature = "std")]
     pub(crate) fn confirmed_by(&self, wire: &[u8]) -> bool {
         match *self {
             Looks::Tls(..) => match wire {

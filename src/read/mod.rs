@@ -85,20 +85,6 @@ pub struct FrameReader<R> {
     flush_advice: bool,
 }
 
-impl Codec {
-    /// A [`FrameReader`] over `inner` with this configuration.
-    ///
-    /// ```
-    /// let codec = lenframe::Codec::builder().format("B".parse()?).build()?;
-    /// let mut r = codec.new_read(&b"\x01z"[..]);
-    /// assert_eq!(r.read_frame()?.as_deref(), Some(&b"z"[..]));
-    /// # Ok::<(), lenframe::Error>(())
-    /// ```
-    pub fn new_read<R: Read>(&self, inner: R) -> FrameReader<R> {
-        FrameReader::with_codec(inner, *self)
-    }
-}
-
 impl<R: Read> FrameReader<R> {
     /// A reader with the default [`Codec`] (`!I`, 8 MiB max).
     pub fn new(inner: R) -> FrameReader<R> {
