@@ -7,7 +7,6 @@ use bytes::{BufMut, BytesMut};
 
 use crate::codec::Codec;
 use crate::error::Result;
-use crate::format::IntBytes;
 
 /// Spare room an append asks for beyond the header and payload: the length
 /// field is stored as a whole 8-byte word and then trimmed (one fixed-size
@@ -28,23 +27,42 @@ impl Codec {
     /// assert_eq!(&buf[..], b"\0\0\0\x02hi");
     /// # Ok::<(), lenframe::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn encode(&self, payload: impl AsRef<[u8]>, dst: &mut BytesMut) -> Result<()> {
         self.encode_slice(payload.as_ref(), dst)
     }
 
-    /// The body of [`encode`](Self::encode), not generic.
-    #[inline]
+    /// The body of [`encode`](Self::encode), not generic. Inlined into
+    /// the caller's loop (in the caller's crate): a call and its `Result`
+    /// in memory would cost about as much as the frame.
+    #[inline(always)]
     fn encode_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
-        let field = self.length_field(payload.len())?;
-        // Room for a whole 8-byte word: writing it and trimming is one
-        // fixed-size store instead of a variable-length copy. No overflow: a
-        // slice holds at most isize::MAX bytes and header_len <= 64.
-        dst.reserve(self.header_len + SLACK + payload.len());
-        if self.offset > 0 {
-            dst.put_bytes(0, self.offset);
-        }
-        let end = dst.len() + self.header_len - self.offset;
+        let Some(word) = self.header_word(payload.len()) else {
+            // The codec by value: its address never escapes into a call,
+            // so the caller's loop may keep its settings in registers.
+            return Self::encode_slice_long(*self, payload, dst);
+        };
+        // Room for the whole word: it is written whole and then trimmed to
+        // the header (one fixed-size store instead of a variable-length
+        // copy). No overflow: a slice holds at most isize::MAX bytes.
+        dst.reserve(SLACK + payload.len());
+        let end = dst.len() + self.header_len;
+        dst.extend_from_slice(&word);
+        dst.truncate(end);
+        dst.extend_from_slice(payload);
+        Ok(())
+    }
+
+    /// `encode_slice` for a header region longer than 8 bytes, and the
+    /// errors.
+    #[cold]
+    #[inline(never)]
+    fn encode_slice_long(codec: Codec, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
+        let field = codec.length_field(payload.len())?;
+        // As above; header_len <= 64.
+        dst.reserve(codec.header_len + SLACK + payload.len());
+        dst.put_bytes(0, codec.offset);
+        let end = dst.len() + codec.header_len - codec.offset;
         dst.extend_from_slice(field.word());
         dst.truncate(end);
         dst.extend_from_slice(payload);
@@ -66,45 +84,53 @@ impl Codec {
     /// codec.encode_to_vec(String::from("de"), &mut v)?; // any AsRef<[u8]>
     /// # Ok::<(), lenframe::Error>(())
     /// ```
-    #[inline]
+    #[inline(always)]
     pub fn encode_to_vec(&self, payload: impl AsRef<[u8]>, dst: &mut Vec<u8>) -> Result<()> {
         self.encode_slice_to_vec(payload.as_ref(), dst)
     }
 
-    /// The body of [`encode_to_vec`](Self::encode_to_vec), not generic.
-    #[inline]
+    /// The body of [`encode_to_vec`](Self::encode_to_vec), not generic,
+    /// inlined as `encode_slice` is.
+    #[inline(always)]
     fn encode_slice_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
-        let field = self.length_field(payload.len())?;
-        self.append_to_vec(field, payload, dst);
+        if !self.try_encode_to_vec(payload, dst) {
+            // The codec by value, as in `encode_slice`.
+            return Self::encode_slice_to_vec_long(*self, payload, dst);
+        }
         Ok(())
     }
 
-    /// Appends a frame whose length is sendable, or returns false (and
-    /// writes nothing): the fast path of `FrameWriter::write_frame`.
-    #[cfg(feature = "std")]
-    #[inline(always)]
-    pub(crate) fn try_encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> bool {
-        match self.field_for(payload.len()) {
-            Some(field) => {
-                self.append_to_vec(field, payload, dst);
-                true
-            }
-            None => false,
-        }
-    }
-
-    /// Appends the header (offset bytes and `field`) and `payload`.
-    #[inline(always)]
-    fn append_to_vec(&self, field: IntBytes, payload: &[u8], dst: &mut Vec<u8>) {
-        // As in `encode`: a slice is at most isize::MAX bytes, no overflow.
-        dst.reserve(self.header_len + SLACK + payload.len());
-        if self.offset > 0 {
-            dst.resize(dst.len() + self.offset, 0);
-        }
-        let end = dst.len() + self.header_len - self.offset;
+    /// `encode_slice_to_vec` for a header region longer than 8 bytes, and
+    /// the errors.
+    #[cold]
+    #[inline(never)]
+    fn encode_slice_to_vec_long(codec: Codec, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
+        let field = codec.length_field(payload.len())?;
+        // As in `encode`; header_len <= 64.
+        dst.reserve(codec.header_len + SLACK + payload.len());
+        dst.resize(dst.len() + codec.offset, 0);
+        let end = dst.len() + codec.header_len - codec.offset;
         dst.extend_from_slice(field.word());
         dst.truncate(end);
         dst.extend_from_slice(payload);
+        Ok(())
+    }
+
+    /// Appends a frame whose length is sendable and whose header region is
+    /// at most 8 bytes, or returns false (and writes nothing): the fast
+    /// path of `encode_to_vec` and `FrameWriter::write_frame`.
+    #[inline(always)]
+    pub(crate) fn try_encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> bool {
+        let Some(word) = self.header_word(payload.len()) else {
+            return false;
+        };
+        // As in `encode`: a slice is at most isize::MAX bytes, no overflow.
+        dst.reserve(SLACK + payload.len());
+        let end = dst.len() + self.header_len;
+        dst.extend_from_slice(&word);
+        dst.truncate(end);
+        dst.extend_from_slice(payload);
+        true
     }
 }
 

@@ -57,13 +57,19 @@ impl Codec {
     /// ```
     #[inline]
     pub fn header(&self, payload_len: usize) -> Result<Header> {
-        let field = self.length_field(payload_len)?;
         let mut bytes = [0u8; MAX_HEADER_LEN];
-        // `build` checked offset + field size = header_len <= MAX_HEADER_LEN
-        // (64): the slice is in bounds and the length fits a u8.
-        bytes[self.offset..self.header_len].copy_from_slice(field.as_ref());
+        if let Some(word) = self.header_word(payload_len) {
+            // The whole region in one fixed-size store (the rest is zeros).
+            bytes[..8].copy_from_slice(&word);
+        } else {
+            let field = self.length_field(payload_len)?;
+            // `build` checked offset + field size = header_len <=
+            // MAX_HEADER_LEN (64): the slice is in bounds.
+            bytes[self.offset..self.header_len].copy_from_slice(field.as_ref());
+        }
         Ok(Header {
             bytes,
+            // At most MAX_HEADER_LEN (64): fits a u8.
             len: self.header_len as u8,
         })
     }
@@ -102,28 +108,51 @@ impl Codec {
                 available: dst.len() as u64,
             });
         };
-        let (head, body) = out.split_at_mut(header.len());
-        head.copy_from_slice(&header);
-        body.copy_from_slice(payload);
+        match out.first_chunk_mut::<8>() {
+            // The header region as one fixed-size store; the payload then
+            // overwrites the word's bytes past the header (the frame is at
+            // least 8 bytes, so no byte after it is touched).
+            Some(word) if header.len() <= 8 => word.copy_from_slice(&header.bytes[..8]),
+            _ => out[..header.len()].copy_from_slice(&header),
+        }
+        out[header.len()..].copy_from_slice(payload);
         Ok(total)
     }
 
     /// The length field's bytes for a payload of `payload_len` bytes.
     #[inline(always)]
     pub(super) fn length_field(&self, payload_len: usize) -> Result<IntBytes> {
-        // Computed modulo 2^64, then given the range check decoding makes
-        // (raw_lo..=raw_hi, inside 0..=field max): a value that passes it is
-        // the true payload_len + adjustment. Once payload_len <= max, the
-        // true value is at most max + adjustment, so the only bad case left
-        // is a negative one (a negative adjustment larger than the payload):
-        // then raw_lo = 0 and it wraps to 2^64 + payload_len + adjustment,
-        // above raw_span <= max + adjustment since 2^64 > max. It is
-        // rejected. tests/config_extremes.rs checks this exhaustively
-        // against exact arithmetic at the extremes.
         match self.field_for(payload_len) {
             Some(field) => Ok(field),
             None => Err(self.unencodable(payload_len)),
         }
+    }
+
+    /// The header value for a payload of `payload_len` bytes, if it can be
+    /// sent: one compare, no other check.
+    ///
+    /// Computed modulo 2^64, then given the range check decoding makes
+    /// (raw_lo..=raw_hi, inside 0..=field max), which alone is exact:
+    /// `build` clamps max_frame_len to what the header can express, so the
+    /// valid values are exactly payload lengths 0..=max_frame_len plus the
+    /// adjustment. With an adjustment >= 0, `value - raw_lo` is the payload
+    /// length itself and raw_span is max_frame_len. With a negative one
+    /// (raw_lo = 0), a payload shorter than the adjustment wraps to 2^64 +
+    /// payload_len + adjustment, above raw_span <= max + adjustment since
+    /// 2^64 > max; any other is in range exactly when payload_len <= max.
+    /// tests/config_extremes.rs checks this exhaustively against exact
+    /// arithmetic at the extremes.
+    #[inline(always)]
+    fn header_value(&self, payload_len: usize) -> Option<u64> {
+        let value = (payload_len as u64).wrapping_add(self.adjustment as u64);
+        let ok = value.wrapping_sub(self.raw_lo) <= self.raw_span;
+        debug_assert_eq!(
+            ok,
+            payload_len <= self.max_frame_len
+                && i128::from(self.adjustment) + payload_len as i128 >= 0,
+            "the range check is exact"
+        );
+        ok.then_some(value)
     }
 
     /// [`length_field`](Self::length_field) without the error: `None` if
@@ -131,11 +160,33 @@ impl Codec {
     /// general one, which reports why).
     #[inline(always)]
     pub(crate) fn field_for(&self, payload_len: usize) -> Option<IntBytes> {
-        let value = (payload_len as u64).wrapping_add(self.adjustment as u64);
-        if payload_len > self.max_frame_len || value.wrapping_sub(self.raw_lo) > self.raw_span {
+        let value = self.header_value(payload_len)?;
+        Some(self.format.encode_in_range(value))
+    }
+
+    /// The whole header region (offset zeros, then the length field) for a
+    /// payload of `payload_len` bytes as one 8-byte word, its first
+    /// `header_len` bytes the header and the rest zeros: written with one
+    /// fixed-size store whatever the format. `None` if the length cannot be
+    /// sent or the header region is longer than 8 bytes (an offset before
+    /// the field): the general path then writes it, or says why not.
+    #[inline(always)]
+    pub(crate) fn header_word(&self, payload_len: usize) -> Option<[u8; 8]> {
+        let value = self.header_value(payload_len)?;
+        if self.header_len > 8 {
             return None;
         }
-        Some(self.format.encode_in_range(value))
+        // header_len is 1..=8 (offset + a field of 1 to 8 bytes), so both
+        // shifts are 0..=56; the value fits its field, so no bit is lost.
+        Some(if self.format.is_big_endian() {
+            // The field ends the header region: the top header_len bytes
+            // of a big-endian word, the offset bytes above it zero.
+            (value << (64 - 8 * self.header_len as u32)).to_be_bytes()
+        } else {
+            // The field starts after the offset bytes, least significant
+            // byte first.
+            (value << (8 * self.offset as u32)).to_le_bytes()
+        })
     }
 
     #[cold]
