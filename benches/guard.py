@@ -12,6 +12,8 @@ timings, so a busy machine cannot fool it.
 Pairs (workloads of benches/per_frame.rs):
   decode  FrameDecoder::decode over a BytesMut  vs  LengthDelimitedCodec::decode, same buffer
   encode  Codec::encode into a reused BytesMut  vs  Encoder<&[u8]>::encode, same buffer
+  encode_rt  the same, both codecs configured at run time (lenframe's parsed from a
+          string the compiler cannot see, tokio-util's through its builder)
   read    FrameReader::read_frame_ref, &[u8]    vs  FramedRead over a &[u8], Stream polled directly
 
 Per frame = (count for 10 n frames - count for n frames) / 9 n, so start-up
@@ -30,6 +32,7 @@ BASELINE = ROOT / "benches" / "guard-baseline.json"
 PAIRS = [
     ("decode", "decode", "tokio_decode"),
     ("encode", "encode", "tokio_encode"),
+    ("encode_rt", "encode_rt", "tokio_encode_rt"),
     ("read", "read", "tokio_read"),
 ]
 N = 20 * 1024  # whole rounds of 1024 frames
@@ -83,9 +86,15 @@ def main():
     base = json.loads(BASELINE.read_text())
     tol = base["tolerance"]
     failed = []
+    missing = []
     print("instructions per 16 B frame (callgrind); ratio = lenframe / tokio-util")
-    print(f"{'':8}{'lenframe':>10}{'tokio-util':>12}{'ratio':>8}{'baseline':>10}")
+    print(f"{'':10}{'lenframe':>10}{'tokio-util':>12}{'ratio':>8}{'baseline':>10}")
     for name, m in measured.items():
+        if name not in base["ratios"]:
+            print(f"{name:<10}{m['lenframe']:>10.1f}{m['tokio_util']:>12.1f}"
+                  f"{m['ratio']:>8.3f}{'-':>10}  FAIL: no baseline: record it with --update")
+            missing.append(name)
+            continue
         ref = base["ratios"][name]
         limit = ref * (1 + tol)
         if m["ratio"] > limit:
@@ -95,8 +104,11 @@ def main():
             verdict = "ok, faster than the baseline: record it with --update"
         else:
             verdict = "ok"
-        print(f"{name:<8}{m['lenframe']:>10.1f}{m['tokio_util']:>12.1f}"
+        print(f"{name:<10}{m['lenframe']:>10.1f}{m['tokio_util']:>12.1f}"
               f"{m['ratio']:>8.3f}{ref:>10.3f}  {verdict}")
+    if missing:
+        print(f"guard: no baseline for {', '.join(missing)} in {BASELINE.relative_to(ROOT)}")
+        return 1
     if failed:
         print(f"guard: instruction-count regression in {', '.join(failed)} "
               f"(ratios to tokio-util rose more than {tol:.0%} over {BASELINE.relative_to(ROOT)})")

@@ -16,11 +16,14 @@
 //! through the borrowed face), `frames` (the same through the borrowed
 //! iterator `FrameDecoder::frames`), `walker` (a hand-written `!I` loop
 //! over the slice: the floor), `encode` (`Codec::encode` of a 16-byte
-//! payload into a reused `BytesMut`), `read` (`FrameReader::read_frame_ref`
-//! over a `&[u8]`). Their tokio-util counterparts, same shapes, for
-//! benches/guard.sh: `tokio_decode` (`LengthDelimitedCodec::decode` over one
-//! `BytesMut`), `tokio_encode` (`Encoder<&[u8]>::encode` into a reused
-//! `BytesMut`), `tokio_read` (a `FramedRead` over a `&[u8]`, polled
+//! payload into a reused `BytesMut`), `encode_rt` (the same with the codec
+//! parsed at run time from a string the compiler cannot see), `read`
+//! (`FrameReader::read_frame_ref` over a `&[u8]`). Their tokio-util
+//! counterparts, same shapes, for benches/guard.py: `tokio_decode`
+//! (`LengthDelimitedCodec::decode` over one `BytesMut`), `tokio_encode`
+//! (`Encoder<&[u8]>::encode` into a reused `BytesMut`), `tokio_encode_rt`
+//! (the same, its codec configured at run time through its builder),
+//! `tokio_read` (a `FramedRead` over a `&[u8]`, polled
 //! directly with a no-op waker: what its `Stream` does per frame, without a
 //! runtime). The decoders and readers are fed rounds of 1024 frames, so `n`
 //! counts in whole rounds. Without a workload argument (as
@@ -139,7 +142,21 @@ fn walker(n: usize) -> usize {
 /// bytes written.
 #[inline(never)]
 fn encode(n: usize) -> usize {
-    let codec = Codec::default();
+    encode_with(&Codec::default(), n)
+}
+
+/// `encode` with the codec chosen at run time (parsed from a string the
+/// compiler cannot see), as a program that reads its format from a flag or
+/// a config file has it.
+#[inline(never)]
+fn encode_rt(n: usize) -> usize {
+    let codec: Codec = black_box("!I").parse().expect("a valid format");
+    encode_with(&codec, n)
+}
+
+/// The loop of `encode` for a given codec.
+#[inline(always)]
+fn encode_with(codec: &Codec, n: usize) -> usize {
     let mut buf = BytesMut::with_capacity(1024 * 20);
     let mut total = 0;
     for i in 0..n {
@@ -182,7 +199,25 @@ fn tokio_decode(n: usize) -> usize {
 /// `BytesMut` (no `Bytes` clone per frame).
 #[inline(never)]
 fn tokio_encode(n: usize) -> usize {
-    let mut codec = LengthDelimitedCodec::new();
+    tokio_encode_with(LengthDelimitedCodec::new(), n)
+}
+
+/// tokio-util's counterpart of `encode_rt`: its codec configured at run
+/// time through its builder (field length and byte order from values the
+/// compiler cannot see).
+#[inline(never)]
+fn tokio_encode_rt(n: usize) -> usize {
+    let mut b = LengthDelimitedCodec::builder();
+    b.length_field_length(black_box(4));
+    if black_box(false) {
+        b.little_endian();
+    }
+    tokio_encode_with(b.new_codec(), n)
+}
+
+/// The loop of `tokio_encode` for a given codec.
+#[inline(always)]
+fn tokio_encode_with(mut codec: LengthDelimitedCodec, n: usize) -> usize {
     let mut buf = BytesMut::with_capacity(1024 * 20);
     let mut total = 0;
     for i in 0..n {
@@ -225,15 +260,17 @@ fn tokio_read(n: usize) -> usize {
 type Workload = fn(usize) -> usize;
 
 /// Every workload, by the name the command line takes.
-const WORKLOADS: [(&str, Workload); 9] = [
+const WORKLOADS: [(&str, Workload); 11] = [
     ("decode", decode),
     ("decode_slice", decode_slice),
     ("frames", frames),
     ("walker", walker),
     ("encode", encode),
+    ("encode_rt", encode_rt),
     ("read", read),
     ("tokio_decode", tokio_decode),
     ("tokio_encode", tokio_encode),
+    ("tokio_encode_rt", tokio_encode_rt),
     ("tokio_read", tokio_read),
 ];
 
@@ -265,7 +302,7 @@ fn main() {
             // Smoke test: each workload does what it says (payload bytes
             // out of a decoder or reader, wire bytes out of an encoder).
             for (name, f) in WORKLOADS {
-                if name.ends_with("encode") {
+                if name.contains("encode") {
                     assert_eq!(f(3000), 3000 * 20, "{name}");
                 } else {
                     assert_eq!(f(2 * ROUND), 2 * ROUND * 16, "{name}");

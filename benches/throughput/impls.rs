@@ -92,11 +92,29 @@ pub fn lenframe_reader(codec: &Codec, wire: &[u8], borrowed: bool) -> Digest {
 }
 
 /// `Codec::encode` of each payload into a reused `BytesMut`.
+#[inline(always)]
 pub fn lenframe_encode(codec: &Codec, payloads: &[Vec<u8>], n: usize, out: &mut BytesMut) {
     out.clear();
     for i in 0..n {
         codec.encode(&payloads[i % payloads.len()], out).unwrap();
     }
+}
+
+/// `lenframe_encode` with `Codec::default()` made in the same function as
+/// the loop, so that the compiler may know the configuration (the
+/// project's usual measurement).
+#[inline(never)]
+pub fn lenframe_encode_default(payloads: &[Vec<u8>], n: usize, out: &mut BytesMut) {
+    lenframe_encode(&Codec::default(), payloads, n, out);
+}
+
+/// `lenframe_encode` with the codec chosen at run time: parsed from
+/// `format` through `black_box`, so the compiler knows nothing of it, as in
+/// a program that reads its format from a flag or a file.
+#[inline(never)]
+pub fn lenframe_encode_runtime(format: &str, payloads: &[Vec<u8>], n: usize, out: &mut BytesMut) {
+    let codec: Codec = black_box(format).parse().unwrap();
+    lenframe_encode(&codec, payloads, n, out);
 }
 
 /// `FrameWriter::write_frame` of each payload into a reused `Vec`.
@@ -148,8 +166,22 @@ pub fn tokio_decode(format: HeaderFormat, wire: &[u8], chunk: usize) -> Digest {
     d
 }
 
+/// tokio-util's codec for `format` configured at run time through its
+/// builder, every setting passed through `black_box`: the counterpart of
+/// `lenframe_encode_runtime`'s parsed codec.
+pub fn tokio_codec_runtime(format: HeaderFormat) -> LengthDelimitedCodec {
+    let mut b = LengthDelimitedCodec::builder();
+    b.length_field_length(black_box(format.size()))
+        .max_frame_length(black_box(usize::MAX));
+    if black_box(!format.is_big_endian()) {
+        b.little_endian();
+    }
+    b.new_codec()
+}
+
 /// `Encoder<&[u8]>` into a reused `BytesMut`: the same shape as
 /// `lenframe_encode` (no `Bytes` clone per frame).
+#[inline(never)]
 pub fn tokio_encode(
     codec: &mut LengthDelimitedCodec,
     payloads: &[Vec<u8>],

@@ -171,6 +171,7 @@ fn decode_scenario(
         tokio
     };
     let mut lines = Vec::new();
+    let mut notes = Vec::new();
     if whole {
         // The stream in a buffer with room to spare, as a reader's buffer
         // has. (An exactly full buffer makes tokio-util's `reserve` of the
@@ -208,6 +209,18 @@ fn decode_scenario(
         }
         let t = b.time("walker", want, || impls::walker(format, &wire));
         lines.push(timed("walker", want, t, false, None));
+        // `frames()` against the walker again, in alternating runs (see
+        // `paired_speedup`); the walker's speed over lenframe's, inverted.
+        let pairs = if b.quick { 1 } else { 31 };
+        let slower = paired_speedup(
+            pairs,
+            || assert_eq!(impls::walker(format, &wire), want),
+            || assert_eq!(impls::lenframe_slices(&codec, &wire, chunk), want),
+        );
+        notes.push(format!(
+            "median of {pairs} alternating pairs: lenframe-slice {:.2}x walker",
+            1.0 / slower
+        ));
         if size >= KIB {
             let mut dst = vec![0u8; impls::copy_unit(want.frames, wire.len())];
             let t = b.time("memcpy", want, || impls::memcpy(&wire, &mut dst, want));
@@ -228,15 +241,15 @@ fn decode_scenario(
         });
         lines.push(timed("tokio-util", want, t, true, None));
     }
-    Scenario {
-        name,
-        lines,
-        notes: Vec::new(),
-    }
+    Scenario { name, lines, notes }
 }
 
 /// Encoding `n` 16-byte payloads, like for like: `&[u8]` into a reused
 /// `BytesMut` on both sides; every output is compared with the expected wire.
+/// Twice: with the codecs made where the compiler can see them, and chosen
+/// at run time (lenframe's parsed from a string through `black_box`,
+/// tokio-util's from its builder with `black_box` settings), as in a program
+/// that reads its format from a flag, where nothing can be folded.
 fn encode_scenario(b: &Bench, name: &'static str, n: usize) -> Scenario {
     let codec = Codec::default();
     let payloads = payloads(16);
@@ -245,13 +258,25 @@ fn encode_scenario(b: &Bench, name: &'static str, n: usize) -> Scenario {
         assert_eq!(out, &wire[..], "encoded bytes differ");
         want
     };
+    let tokio = Some("tokio-util");
     let mut out = BytesMut::with_capacity(wire.len());
+    let mut lines = Vec::new();
     let t = b.time("lenframe-encode", want, || {
-        impls::lenframe_encode(&codec, &payloads, n, &mut out);
+        impls::lenframe_encode_default(&payloads, n, &mut out);
         check(&out)
     });
-    let tokio = Some("tokio-util");
-    let mut lines = vec![timed("lenframe-encode", want, t, true, tokio)];
+    lines.push(timed("lenframe-encode", want, t, true, tokio));
+    let t = b.time("lenframe-encode-rt", want, || {
+        impls::lenframe_encode_runtime("!I", &payloads, n, &mut out);
+        check(&out)
+    });
+    lines.push(timed(
+        "lenframe-encode-rt",
+        want,
+        t,
+        true,
+        Some("tokio-util-rt"),
+    ));
     let mut sink = Vec::with_capacity(wire.len());
     let t = b.time("lenframe-writer", want, || {
         impls::lenframe_writer(&payloads, n, &mut sink);
@@ -270,20 +295,65 @@ fn encode_scenario(b: &Bench, name: &'static str, n: usize) -> Scenario {
         check(&out)
     });
     lines.push(timed("tokio-util", want, t, true, None));
+    let mut theirs_rt = impls::tokio_codec_runtime(HeaderFormat::default());
+    let t = b.time("tokio-util-rt", want, || {
+        impls::tokio_encode(&mut theirs_rt, &payloads, n, &mut out);
+        check(&out)
+    });
+    lines.push(timed("tokio-util-rt", want, t, true, None));
     let mut buf = BytesMut::with_capacity(32 * 1024);
     let t = b.time("tokio-util-write", want, || {
         impls::tokio_write(&mut theirs, &payloads, n, &mut buf, &mut sink);
         check(&sink)
     });
     lines.push(timed("tokio-util-write", want, t, true, None));
+    // The two ratios again from alternating runs, each pair sharing the
+    // machine's state: steadier than medians taken minutes apart when
+    // other work shares the cores.
+    let pairs = if b.quick { 1 } else { 31 };
+    let mut theirs_out = BytesMut::with_capacity(wire.len());
+    let paired = paired_speedup(
+        pairs,
+        || impls::lenframe_encode_default(&payloads, n, &mut out),
+        || impls::tokio_encode(&mut theirs, &payloads, n, &mut theirs_out),
+    );
+    check(&out);
+    check(&theirs_out);
+    let paired_rt = paired_speedup(
+        pairs,
+        || impls::lenframe_encode_runtime("!I", &payloads, n, &mut out),
+        || impls::tokio_encode(&mut theirs_rt, &payloads, n, &mut theirs_out),
+    );
+    check(&out);
+    check(&theirs_out);
     Scenario {
         name,
         lines,
         notes: vec![
             "tokio-util: Encoder<&[u8]> into a reused BytesMut, as Codec::encode".into(),
+            "-rt: the codec chosen at run time (lenframe: black_box(\"!I\").parse(); tokio-util: its builder with black_box settings)".into(),
             "tokio-util-write: the same, write_all to the sink every 16 KiB, as FrameWriter".into(),
+            format!(
+                "median of {pairs} alternating pairs: lenframe-encode {paired:.2}x tokio-util, \
+                 lenframe-encode-rt {paired_rt:.2}x tokio-util-rt"
+            ),
         ],
     }
+}
+
+/// The median, over `pairs` alternating runs of `ours` and `theirs`, of
+/// `theirs`'s time over `ours`'s: how many times faster `ours` is.
+fn paired_speedup(pairs: usize, mut ours: impl FnMut(), mut theirs: impl FnMut()) -> f64 {
+    let mut ratios = Vec::with_capacity(pairs);
+    for _ in 0..pairs {
+        let t = Instant::now();
+        ours();
+        let a = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        theirs();
+        ratios.push(t.elapsed().as_secs_f64() / a);
+    }
+    median(&mut ratios)
 }
 
 /// `FrameWriter` writing `n` 1 MiB frames: header and payload go out in one
