@@ -4,14 +4,18 @@
 //! calls and compared with a reference model of the framing written from
 //! the wire format (see `tests/model/check.rs`).
 //!
-//! The same check runs as the `model` fuzz target; its corpus is replayed
-//! by `tests/fuzz_replay.rs`. A failing case here prints its bytes: saved
-//! as a file under `fuzz/corpus/model/`, it stays a regression test.
+//! The same check runs as the `model` fuzz target; its corpus (and those
+//! of the other fuzz targets) is replayed by `fuzz_replay`
+//! (`tests/model/fuzz_replay.rs`), in this binary. A failing case here
+//! prints its bytes: saved as a file under `fuzz/corpus/model/`, it stays
+//! a regression test.
 // The blocking adapters (and `bytes`) need the default feature `std`.
 #![cfg(feature = "std")]
 
 #[path = "model/check.rs"]
 mod check;
+#[path = "model/fuzz_replay.rs"]
+mod fuzz_replay;
 
 use check::coverage::{self, ALL};
 use proptest::prelude::*;

@@ -394,17 +394,26 @@ pub fn run_with_timeout(mut cmd: std::process::Command, stdin: &[u8]) -> std::pr
 }
 
 /// Raises this process's soft limit on open files to at least `want` (up
-/// to the hard limit); false, saying why on stderr, if the hard limit is
+/// to the hard limit) and holds that room until the guard drops: the tests
+/// of one binary that open thousands of sockets take turns, as the limit
+/// is per process. `None`, saying why on stderr, if the hard limit is
 /// lower.
-pub fn room_for_files(want: u64) -> bool {
+pub fn room_for_files(want: u64) -> Option<std::sync::MutexGuard<'static, ()>> {
+    static MANY_FILES: std::sync::Mutex<()> = std::sync::Mutex::new(());
     let have = rlimit::increase_nofile_limit(want).unwrap_or(0);
     if have < want {
         eprintln!(
             "SKIPPED: the open-file limit allows {have} descriptors, {want} needed \
              (raise the hard limit: ulimit -Hn)"
         );
+        return None;
     }
-    have >= want
+    // A test that failed while holding the room leaves it free all the same.
+    Some(
+        MANY_FILES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    )
 }
 
 /// Opens `n` connections to `addr`, each sending one 16-byte `!I` frame;

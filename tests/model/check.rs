@@ -6,7 +6,7 @@
 //! duplex stream), comparing each result with the model.
 //!
 //! Shared by `tests/model.rs` (proptest and a fixed-seed coverage run),
-//! `tests/fuzz_replay.rs` (the corpus) and the `model` fuzz target, which
+//! `tests/model/fuzz_replay.rs` (the corpus) and the `model` fuzz target, which
 //! include this file by path: one copy of the logic. It lives under
 //! `tests/` so the packaged crate (which leaves `fuzz/` out) still builds.
 #![allow(dead_code)]

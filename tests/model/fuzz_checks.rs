@@ -1,5 +1,5 @@
 //! The checks behind the `decode`, `reader` and `round_trip` fuzz
-//! targets, shared with the stable replay test (`tests/fuzz_replay.rs`
+//! targets, shared with the stable replay test (`tests/model/fuzz_replay.rs`
 //! includes this file), so a corpus file means the same thing under
 //! libFuzzer and under `cargo test`. It lives under `tests/` (the fuzz
 //! crate includes it by path) so the packaged crate, which leaves `fuzz/`

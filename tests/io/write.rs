@@ -2,7 +2,7 @@
 // The blocking adapters (and `bytes`) need the default feature `std`.
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use common::{all_formats, codec, encode_all, Act, FaultyWriter};
 use lenframe::{Error, FrameWriter};

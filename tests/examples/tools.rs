@@ -8,7 +8,7 @@
 // The blocking adapters need the default feature `std`.
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

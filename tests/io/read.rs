@@ -2,7 +2,7 @@
 // The blocking adapters (and `bytes`) need the default feature `std`.
 #![cfg(feature = "std")]
 
-mod common;
+use crate::common;
 
 use std::io::{self, Read};
 

@@ -6,7 +6,7 @@
 //! the `echo_server` example).
 #![cfg(feature = "futures-io")]
 
-mod common;
+use crate::common;
 
 use std::future::Future;
 use std::thread;

@@ -4,7 +4,7 @@
 //! async/blocking peers talking to each other's echo servers.
 #![cfg(feature = "tokio")]
 
-mod common;
+use crate::common;
 
 use std::borrow::Cow;
 use std::sync::Arc;

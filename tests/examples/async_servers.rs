@@ -8,7 +8,7 @@
 //! has a timeout.
 #![cfg(any(feature = "tokio", feature = "futures-io"))]
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -180,9 +180,9 @@ fn tokio_over_max_conns_a_connection_is_refused_with_one_line() {
 #[test]
 fn ten_thousand_connections_open_at_once() {
     const MANY: usize = 10_000;
-    if !room_for_files(MANY as u64 + 200) {
+    let Some(_room) = room_for_files(MANY as u64 + 200) else {
         return;
-    }
+    };
     for name in servers() {
         let start = Instant::now();
         let server = LoggedServer::start(name, &[]);

@@ -3,19 +3,17 @@
 //! shows up in `cargo test` without nightly or cargo-fuzz.
 //!
 //! The checks live under `tests/model/` (the fuzz crate includes them from
-//! there), so this file builds everywhere. The corpus does not: the
+//! there), so this module builds everywhere. The corpus does not: the
 //! packaged crate leaves `fuzz/` out, and there each replay says so and
 //! passes.
-// The blocking adapters (and `bytes`) need the default feature `std`.
-#![cfg(feature = "std")]
 
 #[allow(dead_code, unreachable_pub)]
-#[path = "model/fuzz_checks.rs"]
+#[path = "fuzz_checks.rs"]
 mod checks;
-#[path = "model/check.rs"]
-mod model;
 
 use std::path::Path;
+
+use crate::check as model;
 
 fn replay(target: &str, check: fn(&[u8])) {
     let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
@@ -42,21 +40,25 @@ fn replay(target: &str, check: fn(&[u8])) {
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "the whole corpus: too slow under Miri")]
 fn decode_corpus() {
     replay("decode", checks::decode);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "the whole corpus: too slow under Miri")]
 fn reader_corpus() {
     replay("reader", checks::reader);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "the whole corpus: too slow under Miri")]
 fn round_trip_corpus() {
     replay("round_trip", checks::round_trip);
 }
 
 #[test]
+#[cfg_attr(miri, ignore = "the whole corpus: too slow under Miri")]
 fn model_corpus() {
     replay("model", model::check);
 }
