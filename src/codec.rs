@@ -268,7 +268,7 @@ impl Codec {
     /// same values: raw_lo..=raw_hi is exactly the non-negative values `v`
     /// with `0 <= v - adjustment <= max_frame_len` (negative signed values
     /// decode above the field's max, which raw_hi never exceeds). So the
-    /// slow path always finds the fault; tests/config_extremes.rs checks it
+    /// slow path always finds the fault; tests/codec/config_extremes.rs checks it
     /// on extreme headers of every format.
     #[cold]
     fn header_fault(&self, header: &[u8]) -> Fault {
@@ -398,7 +398,7 @@ impl core::str::FromStr for Codec {
 /// first argument. Both read the field unsigned (Netty's 8-byte field
 /// signed): a negative value in a signed format is an error here and a
 /// (refused) huge length there; valid streams read the same.
-/// `tests/adjustment_equivalence.rs` runs every row, and random
+/// `tests/codec/adjustment_equivalence.rs` runs every row, and random
 /// configurations, through tokio-util.
 ///
 /// One tokio-util quirk: `new_codec` lowers its `max_frame_length` to the

@@ -140,7 +140,7 @@ impl Codec {
     /// (raw_lo = 0), a payload shorter than the adjustment wraps to 2^64 +
     /// payload_len + adjustment, above raw_span <= max + adjustment since
     /// 2^64 > max; any other is in range exactly when payload_len <= max.
-    /// tests/config_extremes.rs checks this exhaustively against exact
+    /// tests/codec/config_extremes.rs checks this exhaustively against exact
     /// arithmetic at the extremes.
     #[inline(always)]
     fn header_value(&self, payload_len: usize) -> Option<u64> {
