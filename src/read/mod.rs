@@ -39,11 +39,13 @@ pub(crate) const IDLE_CAPACITY: usize = 64 * 1024;
 /// * Memory grows with the bytes that arrive, never with what a header
 ///   claims: the buffer's allocation stays within max(64 KiB, 4 x the bytes
 ///   received of the current frame) plus what was already buffered (it
-///   doubles as it grows), and returns to 16 KiB once a frame larger than
-///   64 KiB has left it (see [`set_idle_capacity`](Self::set_idle_capacity)).
-///   It grows for reading ahead only inside a frame whose header declared
-///   it large: a reader idle between frames, inside a header or inside a
-///   small frame holds 16 KiB.
+///   doubles as it grows), plus, inside a frame of 4 KiB or more that
+///   follows another, room to read the next one ahead (at most 64 KiB and
+///   three headers), and returns to 16 KiB once a frame larger than 64 KiB
+///   has left it (see [`set_idle_capacity`](Self::set_idle_capacity)). It
+///   grows only inside a frame whose header declared it large: a reader
+///   idle between frames, inside a header or inside a small frame holds
+///   16 KiB.
 ///
 /// # Examples
 ///
@@ -314,21 +316,25 @@ impl<R: Read> FrameReader<R> {
     }
 
     /// One `read()` for the rest of a frame, the header after it and, when
-    /// frames are large, as much of the next frame as the last one was long:
-    /// the read takes whatever the socket has queued, so a 64 KiB frame
-    /// costs about one `read()`, and the next frame starts in room of its
-    /// own (no copy when the frame is split off). The room is zeroed first.
-    /// The buffer grows to at most max(64 KiB, 2 x what it holds), plus,
-    /// while frames are large, the last frame's length (at most 64 KiB) and
-    /// a header: never to what a header claims. One read is offered at most
-    /// 256 KiB.
+    /// frames are large, as much of the next frame as the last one was long
+    /// and the header after that: the read takes whatever the socket has
+    /// queued, so 64 KiB frames cost about half a `read()` each, the next
+    /// frame starts in room of its own (no copy when the frame is split
+    /// off), and the read after it knows the frame it reads (the buffer
+    /// grows only inside a frame whose header declared it large: see
+    /// `fill`). The room is zeroed first. The buffer grows to at most
+    /// max(64 KiB, 2 x what it holds), plus, while frames are large, the
+    /// last frame's length (at most 64 KiB) and three headers: never to what
+    /// a header claims. One read is offered at most 256 KiB.
     fn fill_rest(&mut self, needed: usize) -> io::Result<usize> {
         let len = self.buf.len();
         let header = self.decoder.codec().header_len();
-        // Read-ahead: the next header, and the next frame if they are large.
+        // Read-ahead: the next header, and the next frame and the header
+        // after it if they are large.
         let (next, ahead) = if self.large_frames() {
-            let next = self.last_len.min(LARGE_STEP) + header;
-            (next, next)
+            let next = self.last_len.min(LARGE_STEP) + 2 * header;
+            // The frame in progress has its header too.
+            (next, next + header)
         } else {
             (header, 0)
         };

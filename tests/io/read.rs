@@ -219,6 +219,13 @@ fn few_reads_per_frame_large_and_small() {
             let large = reads_per_frame(64 * 1024, 500, segment, borrowed);
             eprintln!("64 KiB frames, {segment}-byte segments, borrowed {borrowed}: {large:.3} reads/frame");
             assert!(large <= 1.2, "{large} reads per 64 KiB frame");
+            if segment == 1 << 20 {
+                // Issue 19: with plenty queued, one read takes the rest of
+                // a frame, the next one and the header after it (1.0 when
+                // that header was left out and the next read was a small
+                // one to learn the frame's length).
+                assert!(large <= 0.55, "{large} reads per 64 KiB frame, much queued");
+            }
         }
         let small = reads_per_frame(16, 200_000, 65_483, borrowed);
         eprintln!("16 B frames, borrowed {borrowed}: {small:.5} reads/frame");
