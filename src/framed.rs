@@ -291,8 +291,9 @@ impl<S: Read + Write> Framed<S> {
     }
 
     /// Rebuilds a framed stream from what [`into_parts`](Self::into_parts)
-    /// handed back: `unread` is decoded first (from a frame boundary),
-    /// `unsent` goes out before any new frame.
+    /// handed back: `unread` is decoded first (from a frame boundary, see
+    /// [`FrameReader::from_parts`]), `unsent` goes out before any new frame
+    /// (the writer is not poisoned, see [`FrameWriter::from_parts`]).
     ///
     /// ```
     /// use std::io::Cursor;
@@ -320,9 +321,8 @@ impl<S: Read + Write> Framed<S> {
         }
     }
 
-    /// True once a hard I/O error left part of a frame on the wire: every
-    /// further frame is refused (see [`FrameWriter::is_poisoned`]). Reading
-    /// goes on.
+    /// True once a write failed with a hard I/O error: every further frame
+    /// is refused (see [`FrameWriter::is_poisoned`]). Reading goes on.
     pub fn is_poisoned(&self) -> bool {
         self.reader.get_ref().writer.is_poisoned()
     }

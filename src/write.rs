@@ -87,10 +87,12 @@ impl<W: Write> FrameWriter<W> {
     }
 
     /// Rebuilds a writer from what [`into_parts`](Self::into_parts) handed
-    /// back: `unsent` (bytes of whole frames accepted but not yet written)
-    /// goes out first, before any new frame. Parts of a poisoned writer
-    /// (see [`is_poisoned`](Self::is_poisoned)) continue a stream that may
-    /// hold part of a frame already.
+    /// back: `unsent` (frames accepted but not yet written, the first of
+    /// them perhaps in part after a `WouldBlock`) goes out first, before
+    /// any new frame. The rebuilt writer is never poisoned: parts of a
+    /// poisoned writer (see [`is_poisoned`](Self::is_poisoned)) continue a
+    /// stream that may hold part of a frame already, so close that stream
+    /// instead.
     ///
     /// ```
     /// use lenframe::{Codec, FrameWriter};
@@ -106,14 +108,17 @@ impl<W: Write> FrameWriter<W> {
     /// ```
     pub fn from_parts(inner: W, codec: Codec, unsent: Vec<u8>) -> FrameWriter<W> {
         let mut writer = FrameWriter::with_codec(inner, codec);
-        writer.buf = unsent;
+        // Into the writer's own buffer, which keeps its room for the
+        // whole-word stores of the encoder.
+        writer.buf.extend_from_slice(&unsent);
         writer
     }
 
-    /// True once a hard I/O error (not `WouldBlock`, `TimedOut` or
-    /// `Interrupted`) left part of a frame on the wire: every further frame
-    /// is refused with [`Error::WriterPoisoned`], since the stream is no
-    /// longer aligned. The connection is lost for framing; close it.
+    /// True once a write failed with a hard I/O error (not `WouldBlock`,
+    /// `TimedOut` or `Interrupted`): how much of the frame reached the wire
+    /// is unknown, so every further frame is refused with
+    /// [`Error::WriterPoisoned`] rather than risk a misaligned stream. The
+    /// connection is lost for framing; close it.
     ///
     /// ```
     /// use std::io::{self, Write};

@@ -406,26 +406,29 @@ fn idle_after_a_large_frame_and_the_start_of_a_small_one_holds_16_kib() {
     // The read buffer, plus the reader and its place in the Vec (and, for
     // `Framed`, its writer's buffer, 16 KiB when it never grew).
     const ONE: usize = 16 * 1024 + 1024;
-    for tail in [&b"\0\0\0\x10ab"[..], b"\0\0", b""] {
+    for (big, tail) in [MIB8, 100_000]
+        .into_iter()
+        .flat_map(|big| [&b"\0\0\0\x10ab"[..], b"\0\0", b""].map(|t| (big, t)))
+    {
         // `read_frame`, `read_frame_ref`, `Framed::recv`, and a streamed
         // big frame followed by `read_frame`.
         for path in 0..4 {
             let (kept, live, _) = measure(|| {
                 (0..20)
                     .map(|_| {
-                        let source = BigThenIdle::with_tail(MIB8, tail);
+                        let source = BigThenIdle::with_tail(big, tail);
                         let mut f = lenframe::Framed::new(Duplex(source));
-                        let mut r = FrameReader::new(BigThenIdle::with_tail(MIB8, tail));
+                        let mut r = FrameReader::new(BigThenIdle::with_tail(big, tail));
                         let n = match path {
                             0 => r.read_frame().unwrap().unwrap().len(),
                             1 => r.read_frame_ref().unwrap().unwrap().len(),
                             2 => f.recv().unwrap().unwrap().len(),
                             _ => {
-                                let mut s = r.read_frame_stream(MIB8).unwrap().unwrap();
+                                let mut s = r.read_frame_stream(big).unwrap().unwrap();
                                 io::copy(&mut s, &mut io::sink()).unwrap() as usize
                             }
                         };
-                        assert_eq!(n, MIB8);
+                        assert_eq!(n, big);
                         let err = match path {
                             1 => r.read_frame_ref().map(|_| ()).unwrap_err(),
                             2 => f.recv().map(|_| ()).unwrap_err(),
@@ -444,13 +447,13 @@ fn idle_after_a_large_frame_and_the_start_of_a_small_one_holds_16_kib() {
                     .collect::<Vec<_>>()
             });
             eprintln!(
-                "20 readers idle (path {path}, tail {tail:?}): {} B each",
+                "20 readers idle after {big} B (path {path}, tail {tail:?}): {} B each",
                 live / 20
             );
             let one = if path == 2 { ONE + 16 * 1024 } else { ONE };
             assert!(
                 live <= 20 * one,
-                "path {path}, tail {tail:?}: {} B each",
+                "{big} B, path {path}, tail {tail:?}: {} B each",
                 live / 20
             );
             drop(kept);

@@ -208,7 +208,7 @@ impl FrameDecoder {
     /// The end of the frame being buffered (header length + payload
     /// length, counted from the front of the caller's buffer) while the
     /// decoder waits for the rest of its payload; `None` in any other
-    /// state. For the stall hint of `diagnose::annotate_stall`.
+    /// state. For the stall annotation of `read/stall.rs`.
     #[cfg(feature = "std")]
     pub(crate) fn frame_end(&self) -> Option<usize> {
         match self.state {

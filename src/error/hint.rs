@@ -41,16 +41,17 @@
 //!   and gets no hint of any kind.
 //! * [`NegativeLength`](crate::Error::NegativeLength): no legitimate header
 //!   is negative, so the value may be looked at (with the limits above).
-//! * [`Truncated`](crate::Error::Truncated): only inside a payload, and
-//!   only when the stream ended exactly where the other byte order's frame
-//!   would end.
+//! * [`Truncated`](crate::Error::Truncated): only inside a payload, only
+//!   the byte order, and only when the stream ended exactly where the
+//!   other byte order's frame would end (the header was accepted: its
+//!   bytes looking like text or TLS prove nothing).
 //! * A stall inside a frame (`WouldBlock` or `TimedOut`, see
 //!   `read/stall.rs`): the codec accepted the header, so it may be a
 //!   legitimate frame's, and the bytes after it must bear the hint out:
 //!   whole frames in the other byte order ending where the stall came
 //!   (later headers that read the same reversed, as a zero-filled payload
 //!   does, are no evidence), text throughout with the protocol's known
-//!   prefix first, or one whole TLS record.
+//!   prefix first, or one whole TLS record holding one whole ClientHello.
 //!
 //! Known ambiguities, accepted because the hint is worded as a condition
 //! ("as a 4-byte length in the other byte order it would be 5"):
@@ -60,6 +61,11 @@
 //!   smaller width, which is not what the peer's other-order header says.
 //! * With a length adjustment the errors carry the adjusted length, not
 //!   the header's value, and the reversal is of the adjusted length.
+//! * A legitimate payload that is itself a run of frames in the other byte
+//!   order (nested length-prefixed records) reads, after its header, as
+//!   exactly what a peer of the other byte order sends: stalled where one
+//!   of those inner records ends, it gets the byte-order question. The
+//!   bytes cannot tell the two apart.
 //! * A legitimate frame far over the maximum can read as a small length
 //!   in the other byte order: a 16 MiB frame over an 8 MiB limit
 //!   (`01 00 00 00`) reads as 1, and gets the byte-order question.
@@ -176,17 +182,23 @@ pub(crate) fn looks(v: u64, w: usize) -> Option<Looks> {
 
 impl Looks {
     /// Whether `wire`, the bytes that arrived from the frame's first byte
-    /// on, bear the look out: a TLS record that arrived whole (a client
-    /// waiting for the server's hello), or text throughout (at most its
+    /// on, bear the look out: one TLS record holding one ClientHello that
+    /// arrived whole and nothing after it (a client waiting for the
+    /// server's hello), or text throughout (at most its
     /// first KiB is looked at) that starts with the protocol's known
     /// prefix when one was named. For a stall, where the header was
     /// accepted and may be a legitimate frame's.
     #[cfg(feature = "std")]
     pub(crate) fn confirmed_by(&self, wire: &[u8]) -> bool {
         match *self {
+            // One whole handshake record holding one whole ClientHello (type
+            // 1, its 3-byte length four less than the record's), ending
+            // where the bytes end: a client waiting for the server's hello.
             Looks::Tls(..) => match wire {
-                [0x16, 0x03, minor, hi, lo, rest @ ..] if *minor <= 0x04 => {
-                    rest.len() >= usize::from(u16::from_be_bytes([*hi, *lo]))
+                [0x16, 0x03, minor, hi, lo, 0x01, h0, h1, h2, ..] if *minor <= 0x04 => {
+                    let record = usize::from(u16::from_be_bytes([*hi, *lo]));
+                    let hello = u32::from_be_bytes([0, *h0, *h1, *h2]) as usize;
+                    record >= 4 + 34 && hello + 4 == record && wire.len() == 5 + record
                 }
                 _ => false,
             },
@@ -284,7 +296,7 @@ impl fmt::Display for Hint {
 
 /// The hint for a positive length `v`: what its bytes look like, else the
 /// other byte order if `accept` takes the reversed value.
-fn hint_for(v: u64, accept: impl Fn(u64) -> bool, arrived: bool) -> Hint {
+fn hint_for(v: u64, accept: impl Fn(u64) -> bool) -> Hint {
     let w = width(v);
     // Two bytes are only telling when the header is known to be two bytes
     // wide (the stall hint): here 790 (`03 16`) is far more often a 4-byte
@@ -294,7 +306,11 @@ fn hint_for(v: u64, accept: impl Fn(u64) -> bool, arrived: bool) -> Hint {
     }
     let value = swap(v, w);
     if accept(value) {
-        Hint::Order(OtherOrder { w, value, arrived })
+        Hint::Order(OtherOrder {
+            w,
+            value,
+            arrived: false,
+        })
     } else {
         Hint::None
     }
@@ -313,7 +329,7 @@ impl fmt::Display for TooLarge {
         if len <= max.saturating_add(max / 8) {
             return Ok(());
         }
-        hint_for(len, |v| v <= max, false).fmt(f)
+        hint_for(len, |v| v <= max).fmt(f)
     }
 }
 
@@ -364,7 +380,22 @@ impl fmt::Display for Cut {
         if part != FramePart::Payload || width(expected) < 4 {
             return Ok(());
         }
-        hint_for(expected, |v| v == got, true).fmt(f)
+        // The byte order only: the header was accepted, so its value may be
+        // a legitimate frame's, whatever its bytes look like; the stream
+        // ending exactly where the other order's frame ends is the
+        // evidence.
+        let w = width(expected);
+        let value = swap(expected, w);
+        if value == got {
+            OtherOrder {
+                w,
+                value,
+                arrived: true,
+            }
+            .fmt(f)
+        } else {
+            Ok(())
+        }
     }
 }
 

@@ -224,12 +224,16 @@ impl<R: Read> FrameReader<R> {
         }
         let want = (out.len() as u64).min(remaining) as usize;
         let n = if self.buf.is_empty() {
-            let n = loop {
+            let read = loop {
                 match self.inner.read(&mut out[..want]) {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    other => break other?,
+                    other => break other,
                 }
             };
+            // A stall inside the streamed frame says so, as in `fill`.
+            let n = read.map_err(|e| {
+                stall::annotate_stall(&self.decoder, &self.buf, e, self.flush_advice)
+            })?;
             if n == 0 {
                 // Truncated, with the frame's numbers.
                 self.decoder.end_of_stream(&[])?;
@@ -425,7 +429,10 @@ impl<R: Read> FrameReader<R> {
     /// Rebuilds a reader from what [`into_parts`](Self::into_parts) (or
     /// [`Framed::into_parts`](crate::Framed::into_parts)) handed back:
     /// `buffered` is decoded first, from a frame boundary, before anything
-    /// is read from `inner`.
+    /// is read from `inner`. Take a reader apart only at a boundary
+    /// (`decoder().is_at_boundary()`): the state of an oversize frame being
+    /// skipped or a streamed frame left unfinished is not in the parts, and
+    /// a reader rebuilt from them reads the rest of that frame as headers.
     ///
     /// ```
     /// use lenframe::{Codec, FrameReader};

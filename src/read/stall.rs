@@ -13,7 +13,6 @@ use crate::format::HeaderFormat;
 /// What a `WouldBlock` or `TimedOut` from the inner reader says once the
 /// reader has annotated it: where in the stream it came, and why when the
 /// bytes that arrived explain it.
-#[derive(Debug)]
 struct Stall {
     source: io::Error,
     at: Where,
@@ -135,6 +134,14 @@ fn order_hint(f: &mut fmt::Formatter<'_>, format: HeaderFormat, len: u64) -> fmt
              arrived: is the peer writing big-endian headers (Python \
              struct.pack('!{code}'))? try the `!{code}` format"
         )
+    }
+}
+
+/// The message, as `io::Error::new(kind, "message")` shows its own: what
+/// `main` returning an `io::Error` prints.
+impl fmt::Debug for Stall {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.to_string(), f)
     }
 }
 
@@ -411,10 +418,19 @@ mod tests {
     /// any stall at a multiple of 4 bytes after the first 260 matched.
     #[test]
     fn a_zero_filled_frame_stalled_anywhere_gets_no_byte_order_hint() {
-        for len in [65_536u32, 131_072, 196_608, 1 << 20] {
+        // Under Miri, a sample: one length, every 97th stall.
+        let (step, lens): (usize, &[u32]) = if cfg!(miri) {
+            (97, &[65_536])
+        } else {
+            (1, &[65_536, 131_072, 196_608, 1 << 20])
+        };
+        for &len in lens {
             let mut frame = len.to_be_bytes().to_vec();
             frame.resize(4 + len as usize, 0);
-            for arrived in (0..=3000).chain([1460, 2920, 8192, 65_535]) {
+            for arrived in (0..=3000)
+                .step_by(step)
+                .chain([256, 1460, 2920, 8192, 65_535])
+            {
                 let data = frame[..4 + arrived].to_vec();
                 let e = stall(Codec::default(), data, io::ErrorKind::WouldBlock);
                 assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
@@ -422,7 +438,7 @@ mod tests {
             }
         }
         // Every constant fill, at the issue's 1460 bytes.
-        for byte in 0..=255u8 {
+        for byte in (0..=255u8).step_by(step) {
             let mut data = 65_536u32.to_be_bytes().to_vec();
             data.resize(4 + 1460, byte);
             let e = stall(Codec::default(), data, io::ErrorKind::WouldBlock);
@@ -465,13 +481,38 @@ mod tests {
             .max_frame_len(64 << 20)
             .build()
             .unwrap();
-        let mut hello = vec![0x16, 0x03, 0x01, 0x02, 0x00];
-        hello.extend([0x01; 0x200]);
+        // A record of 0x200 bytes: a ClientHello of 0x1fc.
+        let mut hello = vec![
+            0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+        ];
+        hello.resize(5 + 0x200, 0x5a);
         let e = stall(codec, hello.clone(), io::ErrorKind::WouldBlock);
         assert!(e.to_string().contains("start a TLS handshake"), "{e}");
-        // Part of the record: a legitimate frame could look like that.
-        hello.truncate(300);
-        assert!(!hinted(&stall(codec, hello, io::ErrorKind::WouldBlock)));
+        // Part of the record, or more than it: a legitimate frame could
+        // look like that.
+        let mut part = hello.clone();
+        part.truncate(300);
+        assert!(!hinted(&stall(codec, part, io::ErrorKind::WouldBlock)));
+        let mut more = hello.clone();
+        more.push(0);
+        assert!(!hinted(&stall(codec, more, io::ErrorKind::WouldBlock)));
+        // Review of issue 19: legitimate `<I` frames of 0x0X0316 bytes
+        // (header 16 03 0X 00) with zero or constant payloads.
+        for (len, fill) in [(0x0316u32, 0u8), (0x01_0316, 7), (0x04_0316, 0)] {
+            let mut data = len.to_le_bytes().to_vec();
+            data.extend(std::iter::repeat(fill).take(1460.min(len as usize - 1)));
+            let e = stall(codec, data, io::ErrorKind::WouldBlock);
+            assert!(!hinted(&e), "{len} bytes of {fill}: {e}");
+        }
+        // `!H` 5 635 (16 03), zeros.
+        let mut data = vec![0x16, 0x03];
+        data.extend([0; 100]);
+        let e = stall(
+            Codec::new("!H".parse().unwrap()),
+            data,
+            io::ErrorKind::WouldBlock,
+        );
+        assert!(!hinted(&e), "{e}");
     }
 
     #[test]
@@ -500,12 +541,41 @@ mod tests {
                 && e.to_string().ends_with("(os error 11)]"),
             "{e}"
         );
+        // `io::Error`'s Debug (what `main` returning `io::Result` prints)
+        // carries the message too.
+        let shown = format!("{e:?}");
+        assert!(
+            shown.starts_with("Custom { kind: WouldBlock, error: \"would block between frames"),
+            "{shown}"
+        );
         // Annotated once: a retry after the stall says it the same way.
         assert!(reader
             .read_frame()
             .unwrap_err()
             .to_string()
             .starts_with("i/o error: would block between"));
+    }
+
+    /// Review of issue 19: a stall inside a streamed frame says so too.
+    #[test]
+    fn a_streamed_frame_stall_says_where_it_came() {
+        use std::io::Read as _;
+        let mut data = 100u32.to_be_bytes().to_vec();
+        data.extend([b'x'; 30]);
+        let source = Stalls {
+            data,
+            kind: io::ErrorKind::WouldBlock,
+        };
+        let mut reader = crate::FrameReader::new(source);
+        let mut payload = reader.read_frame_stream(1 << 20).unwrap().unwrap();
+        let mut buf = [0u8; 64];
+        assert_eq!(payload.read(&mut buf).unwrap(), 30);
+        let e = payload.read(&mut buf).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(
+            e.to_string(),
+            "would block inside a streamed frame: 70 of its bytes still to come"
+        );
     }
 
     /// Fails every read with EAGAIN, as a socket with a read timeout does.

@@ -306,6 +306,34 @@ fn a_zero_filled_frame_in_progress_gets_no_byte_order_hint() {
     assert!(reader.read_frame().unwrap_err().is_retryable());
 }
 
+/// Review of issue 19: a legitimate frame cut at the end of the stream,
+/// whose header bytes happen to look like TLS (`16 03 01 00` is a `<I`
+/// 66 326), gets no hint: the header was accepted, so its look proves
+/// nothing; only the byte order with the exact arrival does.
+#[test]
+fn a_cut_frame_whose_header_looks_like_tls_gets_no_hint() {
+    let mut wire = 66_326u32.to_le_bytes().to_vec();
+    wire.extend([7u8; 1460]);
+    let e = errors(codec("<I", 8 << 20), &wire);
+    assert!(
+        matches!(
+            e,
+            Error::Truncated {
+                got: 1460,
+                expected: 66_326,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_no_hint(&e);
+    let mut wire = 0x4745_5420u32.to_be_bytes().to_vec(); // "GET "
+    wire.extend(b"/ HTTP/1.1\r\n\r\n");
+    let e = errors(codec("!I", 2 << 30), &wire);
+    assert!(matches!(e, Error::Truncated { .. }), "{e:?}");
+    assert_no_hint(&e);
+}
+
 /// Reads its bytes, then `WouldBlock` for ever.
 struct ThenWouldBlock<'a>(&'a [u8]);
 
