@@ -87,6 +87,7 @@ counters! {
     d_stream_remaining: "FrameDecoder::stream_remaining",
     d_decode_discards_stream: "a buffered decode call discarding an unfinished stream",
     d_needed: "FrameDecoder::needed after a call that needed more",
+    d_is_skip_report: "FrameDecoder::is_skip_report after an error, against the model",
     d_end_of_stream: "end_of_stream compared with the model's verdict",
     d_end_of_stream_after_skip: "end_of_stream right after a skip, with more buffered than the discard",
     d_decode_eof: "FrameDecoder::decode_eof at the end",

@@ -143,6 +143,14 @@ impl Run<'_, '_> {
             "{}",
             self.fail(&format!("model {ev:?}, lenframe {e:?}"))
         );
+        // The public verdict a caller's loop goes by: skipped, or fatal.
+        hit(C::d_is_skip_report);
+        assert_eq!(
+            self.dec.is_skip_report(e),
+            matches!(ev, Ev::Skipped { .. }),
+            "{}",
+            self.fail(&format!("is_skip_report after {ev:?}"))
+        );
     }
 
     /// Compares an event with a frame result.
