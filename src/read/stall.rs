@@ -616,4 +616,24 @@ mod tests {
             "{msg}"
         );
     }
+
+    /// Split off a `Framed`, the reader has a writer of its own again: the
+    /// advice comes back.
+    #[cfg(unix)]
+    #[test]
+    fn a_reader_split_off_framed_advises_flushing_again() {
+        let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
+        ours.set_nonblocking(true).unwrap();
+        let mut framed = crate::Framed::new(&ours);
+        let msg = framed.recv().unwrap_err().to_string();
+        assert!(!msg.contains("flushed"), "{msg}");
+        let (mut reader, _writer) = framed.split();
+        let e = reader.read_frame().unwrap_err();
+        assert!(e.is_retryable(), "{e}");
+        let msg = e.to_string();
+        assert!(
+            msg.contains("between frames") && msg.contains("flushed"),
+            "{msg}"
+        );
+    }
 }
