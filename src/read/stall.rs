@@ -621,6 +621,7 @@ mod tests {
     /// advice comes back.
     #[cfg(unix)]
     #[test]
+    #[cfg_attr(miri, ignore = "Miri has no nonblocking socketpair")]
     fn a_reader_split_off_framed_advises_flushing_again() {
         let (ours, _peer) = std::os::unix::net::UnixStream::pair().unwrap();
         ours.set_nonblocking(true).unwrap();
