@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use common::{
-    codecs, corpus, many_messages, prost_wire, varint, Msg, OneByte, Tee, BOUNDARIES, MAX,
+    codecs, corpus, many_messages, prost_wire, varint, Chunked, Msg, Tee, BOUNDARIES, MAX,
 };
 use futures_util::{SinkExt, StreamExt};
 use lenframe::{Codec, Error, FrameCodec};
@@ -188,11 +188,15 @@ fn prost_stream_decodes_with_every_face() {
         }
         assert_eq!(pos, wire.len());
 
-        // FrameReader over a reader that hands out one byte per read.
-        let mut r = codec.new_read(OneByte(&wire));
+        // FrameReader over a reader that hands out 1000 bytes per read
+        // (one byte per read: `split_at_every_byte`).
+        let mut r = codec.new_read(Chunked {
+            rest: &wire,
+            max: 1000,
+        });
         for w in &want {
             let f = r.read_frame().expect(name).expect("a frame");
-            assert!(f[..] == w[..], "{name}: FrameReader one byte at a time");
+            assert!(f[..] == w[..], "{name}: FrameReader, 1000 bytes per read");
         }
         assert!(r.read_frame().expect(name).is_none());
     }
@@ -211,8 +215,9 @@ fn lenframe_stream_decodes_with_prost() {
     }
 }
 
-/// Many messages in one buffer, fed to the decoder one byte at a time, and
-/// a shorter stream cut in two at every byte.
+/// Many messages in one buffer, fed to the decoder and read by a
+/// `FrameReader` one byte at a time, and a shorter stream cut in two at
+/// every byte.
 #[test]
 fn split_at_every_byte() {
     let msgs = many_messages();

@@ -323,20 +323,19 @@ pub fn prost_wire(msgs: &[Msg]) -> Vec<u8> {
         .collect()
 }
 
-/// A reader that hands out one byte per `read`: every header and payload
-/// arrives split at every byte boundary.
-pub struct OneByte<'a>(pub &'a [u8]);
+/// A reader that hands out at most `max` bytes per `read`: with `max` 1,
+/// every header and payload arrives split at every byte boundary.
+pub struct Chunked<'a> {
+    pub rest: &'a [u8],
+    pub max: usize,
+}
 
-impl Read for OneByte<'_> {
+impl Read for Chunked<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        match (self.0.split_first(), buf.first_mut()) {
-            (Some((&b, rest)), Some(out)) => {
-                *out = b;
-                self.0 = rest;
-                Ok(1)
-            }
-            _ => Ok(0),
-        }
+        let n = self.rest.len().min(buf.len()).min(self.max);
+        buf[..n].copy_from_slice(&self.rest[..n]);
+        self.rest = &self.rest[n..];
+        Ok(n)
     }
 }
 
