@@ -15,8 +15,9 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -110,11 +111,12 @@ print("ok", len(msgs), flush=True)
 "#;
 
 /// The interpreter to use, or why there is none.
-fn protobuf_python() -> Result<&'static PathBuf, &'static str> {
+fn protobuf_python() -> Result<&'static Path, &'static str> {
     static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     FOUND
         .get_or_init(find_protobuf_python)
         .as_ref()
+        .map(PathBuf::as_path)
         .map_err(String::as_str)
 }
 
@@ -162,7 +164,7 @@ fn find_protobuf_python() -> Result<PathBuf, String> {
 }
 
 /// The interpreter, or `None` after printing why the test is skipped.
-fn python_or_skip() -> Option<&'static PathBuf> {
+fn python_or_skip() -> Option<&'static Path> {
     match protobuf_python() {
         Ok(p) => Some(p),
         Err(why) => {
@@ -185,7 +187,7 @@ struct Peer {
 }
 
 impl Peer {
-    fn start(python: &PathBuf, mode: &str) -> Peer {
+    fn start(python: &Path, mode: &str) -> Peer {
         let script = format!("{}\n{PY_MAIN}", py_messages());
         let mut child = Command::new(python)
             .args(["-c", &script, mode])
@@ -211,15 +213,41 @@ impl Peer {
         }
     }
 
-    /// Closes the connection and checks that Python printed `ok N`.
-    fn finish(mut self, n: usize) {
+    /// Closes the connection and waits for Python: what it printed after
+    /// the port, its exit status and its stderr.
+    fn close(mut self) -> (String, ExitStatus, String) {
         drop(self.conn);
         let mut rest = String::new();
-        self.stdout.read_to_string(&mut rest).unwrap();
+        let _ = self.stdout.read_to_string(&mut rest);
         let status = self.child.wait().unwrap();
-        let stderr = stderr_of(&mut self.child);
-        assert!(status.success(), "python failed ({status}): {stderr}");
-        assert_eq!(rest.trim(), format!("ok {n}"), "python said: {stderr}");
+        (rest, status, stderr_of(&mut self.child))
+    }
+}
+
+/// Runs `rust_side` against a Python peer in `mode` (on a clone of the
+/// connection, closed when it returns), then checks that Python printed
+/// `ok n`. If the Rust side panics, Python's stderr is shown first: its
+/// assertion is usually why.
+fn with_python<T>(
+    python: &Path,
+    mode: &str,
+    n: usize,
+    rust_side: impl FnOnce(TcpStream) -> T,
+) -> T {
+    let peer = Peer::start(python, mode);
+    let conn = peer.conn.try_clone().unwrap();
+    let out = panic::catch_unwind(AssertUnwindSafe(|| rust_side(conn)));
+    let (said, status, stderr) = peer.close();
+    match out {
+        Ok(value) => {
+            assert!(status.success(), "python failed ({status}): {stderr}");
+            assert_eq!(said.trim(), format!("ok {n}"), "python said: {stderr}");
+            value
+        }
+        Err(p) => {
+            eprintln!("python ({status}) said on stderr:\n{stderr}");
+            panic::resume_unwind(p)
+        }
     }
 }
 
@@ -259,22 +287,20 @@ fn python_serializes_lenframe_reads() {
             .unwrap()
             .with_max_frame_len(common::MAX)
             .unwrap();
-        let peer = Peer::start(python, "send");
-        let mut r = codec.new_read(Tee {
-            inner: peer.conn.try_clone().unwrap(),
-            seen: Vec::new(),
+        let (got, again, wire) = with_python(python, "send", msgs.len(), |conn| {
+            let mut r = codec.new_read(Tee {
+                inner: conn,
+                seen: Vec::new(),
+            });
+            let mut got = Vec::new();
+            let mut again = Vec::new();
+            while let Some(frame) = r.read_frame().unwrap() {
+                let like = msgs.get(got.len()).expect("more frames than messages");
+                got.push(like.decode_like(&frame));
+                codec.encode_to_vec(&frame, &mut again).unwrap();
+            }
+            (got, again, r.into_inner().seen)
         });
-        let mut got = Vec::new();
-        let mut again = Vec::new();
-        while let Some(frame) = r.read_frame().unwrap() {
-            let like = msgs.get(got.len()).expect("more frames than messages");
-            got.push(like.decode_like(&frame));
-            codec.encode_to_vec(&frame, &mut again).unwrap();
-        }
-        // The reader's clone of the connection closes here, before Python
-        // is waited for.
-        let wire = r.into_inner().seen;
-        peer.finish(msgs.len());
         assert_eq!(got, msgs, "{name}: the messages from Python");
         assert!(
             again == wire,
@@ -298,19 +324,19 @@ fn lenframe_sends_python_parses_and_echoes() {
             .unwrap()
             .with_max_frame_len(common::MAX)
             .unwrap();
-        let peer = Peer::start(python, "echo");
-        let mut framed = codec.new_framed(peer.conn.try_clone().unwrap());
-        for m in &msgs {
-            framed.send(m.encode_to_vec()).unwrap();
-        }
-        framed.get_ref().shutdown(Shutdown::Write).unwrap();
-        let mut got = Vec::new();
-        while let Some(frame) = framed.recv().unwrap() {
-            let like = msgs.get(got.len()).expect("more frames than messages");
-            got.push(like.decode_like(&frame));
-        }
-        drop(framed);
-        peer.finish(msgs.len());
+        let got = with_python(python, "echo", msgs.len(), |conn| {
+            let mut framed = codec.new_framed(conn);
+            for m in &msgs {
+                framed.send(m.encode_to_vec()).unwrap();
+            }
+            framed.get_ref().shutdown(Shutdown::Write).unwrap();
+            let mut got = Vec::new();
+            while let Some(frame) = framed.recv().unwrap() {
+                let like = msgs.get(got.len()).expect("more frames than messages");
+                got.push(like.decode_like(&frame));
+            }
+            got
+        });
         assert_eq!(got, msgs, "{name}: the messages Python echoed");
     }
 }
@@ -324,10 +350,11 @@ fn python_bytes_are_prosts_for_ordered_messages() {
         return;
     };
     let msgs = messages();
-    let peer = Peer::start(python, "send");
-    let mut wire = Vec::new();
-    (&peer.conn).read_to_end(&mut wire).unwrap();
-    peer.finish(msgs.len());
+    let wire = with_python(python, "send", msgs.len(), |mut conn| {
+        let mut wire = Vec::new();
+        conn.read_to_end(&mut wire).unwrap();
+        wire
+    });
     let codec = common::varint();
     let mut dec = codec.new_decoder();
     let frames: Vec<&[u8]> = dec.frames(&wire).map(Result::unwrap).collect();
