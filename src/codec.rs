@@ -2,6 +2,7 @@
 
 use crate::error::{Error, Fault, Result};
 use crate::format::HeaderFormat;
+use crate::varint;
 
 /// Default largest payload: 8 MiB (8 388 608 bytes), header not counted.
 /// On 16-bit targets (such as MSP430), where no buffer can be that large, it is
@@ -98,6 +99,20 @@ pub struct Codec {
     /// on the hot path covers negative, too large and adjustment underflow.
     pub(crate) raw_lo: u64,
     pub(crate) raw_span: u64,
+    /// Fewer buffered bytes than this send the decoder's header step off
+    /// its fixed-size fast path: `header_len` for a fixed header,
+    /// `usize::MAX` for a varint, whose every header takes the varint
+    /// path (so fixed headers pay nothing for varints existing).
+    pub(crate) head_min: usize,
+}
+
+/// `head_min` for a header region of `header_len` bytes in `format`.
+const fn head_min(format: &HeaderFormat, header_len: usize) -> usize {
+    if format.is_varint() {
+        usize::MAX
+    } else {
+        header_len
+    }
 }
 
 impl Default for Codec {
@@ -129,6 +144,7 @@ impl Codec {
             oversize: Oversize::Error,
             raw_lo: 0,
             raw_span: max as u64,
+            head_min: head_min(&format, format.size()),
         }
     }
 
@@ -170,12 +186,16 @@ impl Codec {
         self.offset
     }
 
-    /// Length of the header region: offset plus the length field.
+    /// Length of the header region: offset plus the length field. For a
+    /// varint header, the longest one (10, or 9 strict): each frame's
+    /// header is as long as its length needs.
     pub fn header_len(&self) -> usize {
         self.header_len
     }
 
-    /// Bytes dropped from the front of each decoded frame.
+    /// Bytes dropped from the front of each decoded frame. For a varint
+    /// header: [`header_len`](Self::header_len) when each frame's header
+    /// is dropped (the default), 0 when frames keep theirs.
     pub fn num_skip(&self) -> usize {
         self.num_skip
     }
@@ -237,10 +257,31 @@ impl Codec {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn payload_len_of(&self, buf: &[u8]) -> Result<Option<u64>> {
+        if let Some(rules) = self.format.varint_rules() {
+            let len = match varint::read(buf, rules) {
+                Ok(Some((len, _))) => len,
+                Ok(None) => return Ok(None),
+                Err(bad) => return Err(Fault::varint(bad, rules, buf).into()),
+            };
+            return self.varint_len(len).map(Some).map_err(Error::from);
+        }
         if buf.len() < self.header_len {
             return Ok(None);
         }
         self.payload_len(buf).map(Some).map_err(Error::from)
+    }
+
+    /// The payload length a varint announces, checked against the
+    /// maximum (a varint codec has no adjustment: raw_span is the maximum).
+    #[inline(always)]
+    pub(crate) fn varint_len(&self, len: u64) -> Result<u64, Fault> {
+        if len > self.raw_span {
+            return Err(Fault::TooLarge {
+                len,
+                max: self.raw_span,
+            });
+        }
+        Ok(len)
     }
 
     /// The payload length a header region announces, checked against the
@@ -447,13 +488,15 @@ impl CodecBuilder {
 
     /// Bytes before the length field (default 0); they are part of the
     /// header region. At most [`MAX_HEADER_LEN`] minus the field size.
+    /// A varint header takes none.
     pub fn length_field_offset(&mut self, offset: usize) -> &mut Self {
         self.offset = offset;
         self
     }
 
     /// Bytes dropped from the front of each decoded frame (default: the
-    /// whole header region). At most the header length.
+    /// whole header region). At most the header length. For a varint
+    /// header, 0 (frames keep their header) or the default.
     pub fn num_skip(&mut self, n: usize) -> &mut Self {
         self.num_skip = Some(n);
         self
@@ -471,8 +514,31 @@ impl CodecBuilder {
     ///
     /// [`Error::BadConfig`] if the header region is longer than
     /// [`MAX_HEADER_LEN`], `num_skip` is longer than the header region, or
-    /// the adjustment leaves no length the header can express.
+    /// the adjustment leaves no length the header can express. With a
+    /// varint header, also for any setting that needs a header of fixed
+    /// length: a length field offset, a length adjustment,
+    /// `length_includes_header(true)` (the header's length depends on the
+    /// value it carries), and a `num_skip` other than 0 (keep the varint)
+    /// or the whole header.
+    ///
+    /// ```
+    /// use lenframe::{Codec, Error, HeaderFormat};
+    /// let err = Codec::builder()
+    ///     .format(HeaderFormat::VARINT)
+    ///     .length_includes_header(true)
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(matches!(err, Error::BadConfig { .. }));
+    /// // Frames that keep their varint prefix:
+    /// let keep = Codec::builder().format(HeaderFormat::VARINT).num_skip(0).build()?;
+    /// let mut dec = keep.new_decoder();
+    /// assert_eq!(dec.decode_slice(b"\x02hi")?.frame, Some(&b"\x02hi"[..]));
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
     pub fn build(&self) -> Result<Codec> {
+        if self.format.is_varint() {
+            self.check_varint()?;
+        }
         // Every quantity below comes from the caller, so the arithmetic is
         // either bounded by an earlier check (said where it happens) or done
         // in i128, which holds any u64 plus or minus any i64.
@@ -551,7 +617,51 @@ impl CodecBuilder {
             adjustment,
             max_frame_len: max,
             oversize: self.oversize,
+            head_min: head_min(&self.format, header_len),
         })
+    }
+
+    /// The settings a varint header refuses: everything that needs the
+    /// header's length before its value is known.
+    fn check_varint(&self) -> Result<()> {
+        let size = self.format.size();
+        let bad = |reason, value: u64, bound| {
+            Err(Error::BadConfig {
+                reason,
+                value,
+                bound,
+            })
+        };
+        if self.offset != 0 {
+            return bad(
+                "a varint header takes no length field offset (it must start the frame)",
+                self.offset as u64,
+                0,
+            );
+        }
+        if self.includes_header {
+            return bad(
+                "length_includes_header cannot apply to a varint header: its length depends on the value it carries",
+                1,
+                0,
+            );
+        }
+        if self.adjustment != 0 {
+            // The magnitude, in u64 so that i64::MIN has one.
+            return bad(
+                "a varint header takes no length adjustment: its value is the payload length",
+                self.adjustment.unsigned_abs(),
+                0,
+            );
+        }
+        match self.num_skip {
+            Some(n) if n != 0 && n != size => bad(
+                "num_skip for a varint header is 0 (frames keep their header) or the whole header (the default)",
+                n as u64,
+                size as u64,
+            ),
+            _ => Ok(()),
+        }
     }
 }
 

@@ -4,6 +4,7 @@ use core::fmt;
 use core::str::FromStr;
 
 use crate::error::Error;
+use crate::varint::{self, Rules};
 
 /// Byte order (and size convention) of a header format: Python's first
 /// format character.
@@ -43,9 +44,25 @@ impl ByteOrder {
     }
 }
 
+/// What kind of integer a [`HeaderFormat`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum HeaderKind {
+    /// A fixed-size integer, written as a Python `struct` format (`"!I"`).
+    Fixed,
+    /// An unsigned LEB128 varint read by protobuf's rules (`"varint"`,
+    /// [`HeaderFormat::VARINT`]).
+    Varint,
+    /// An unsigned LEB128 varint read by the multiformats unsigned-varint
+    /// rules (`"varint-strict"`, [`HeaderFormat::VARINT_STRICT`]).
+    StrictVarint,
+}
+
 /// The integer that carries a frame's length, as a Python `struct` format
 /// of exactly one integer: an optional byte-order character (`@ = < > !`)
-/// followed by one of `b B h H i I l L q Q`.
+/// followed by one of `b B h H i I l L q Q`; or a variable-length
+/// integer, `"varint"` (protobuf's delimited streams) or `"varint-strict"`
+/// (see [`HeaderFormat::VARINT`]).
 ///
 /// Sizes, byte order and signedness are exactly Python's for the target the
 /// crate is built for, so `struct.pack(fmt, n)` and [`HeaderFormat::encode`]
@@ -58,12 +75,18 @@ impl ByteOrder {
 /// | `i` / `I` | `int` | 4 | 4 | yes / no |
 /// | `l` / `L` | `long` | 4 | C `long` (8 on 64-bit Unix) | yes / no |
 /// | `q` / `Q` | `long long` | 8 | 8 | yes / no |
+/// | `varint` | unsigned LEB128 (protobuf) | 1 to 10 | 1 to 10 | no |
+/// | `varint-strict` | unsigned LEB128 (multiformats) | 1 to 9 | 1 to 9 | no |
 ///
 /// The default is `!I`: a big-endian `u32`, the same bytes as tokio-util's
 /// `LengthDelimitedCodec`, Erlang `{packet,4}` and Twisted's
 /// `Int32StringReceiver`. Python allows white space between format items;
 /// so does this parser. Repeat counts and other format characters are
 /// rejected with [`Error::BadFormat`].
+///
+/// For a varint format, [`size`](Self::size) is the longest header it
+/// accepts (10 or 9 bytes); each frame's header is as long as its length
+/// needs (1 byte up to 127, 2 up to 16 383, ...).
 ///
 /// # Examples
 ///
@@ -86,22 +109,15 @@ pub struct HeaderFormat {
     size: u8,
     signed: bool,
     big: bool,
+    /// `Some` for a varint header, with the rules it is read by.
+    varint: Option<Rules>,
 }
 
-/// The bytes of one encoded integer (at most 8), from [`HeaderFormat::encode`].
+/// The bytes of one encoded integer (at most 10), from [`HeaderFormat::encode`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IntBytes {
-    bytes: [u8; 8],
+    bytes: [u8; varint::MAX_LEN],
     len: u8,
-}
-
-impl IntBytes {
-    /// All 8 bytes: the integer's bytes first, then zeros.
-    #[inline(always)]
-    #[cfg(feature = "alloc")]
-    pub(crate) fn word(&self) -> &[u8; 8] {
-        &self.bytes
-    }
 }
 
 impl AsRef<[u8]> for IntBytes {
@@ -120,6 +136,62 @@ impl Default for HeaderFormat {
 impl HeaderFormat {
     /// `!I`: network order `u32`, the default.
     pub const NETWORK_U32: HeaderFormat = HeaderFormat::build(ByteOrder::Network, b'I');
+
+    /// `"varint"`: an unsigned LEB128 varint, the length prefix of
+    /// protobuf's delimited streams (`writeDelimitedTo` /
+    /// `parseDelimitedFrom`, C++ `SerializeDelimitedToOstream`, Go
+    /// `protodelim`, C# `WriteDelimitedTo`, prost's
+    /// `encode_length_delimited`, Python's
+    /// `google.protobuf.proto.serialize_length_prefixed`).
+    ///
+    /// Read as protobuf's parsers read it: 7 bits per byte, least
+    /// significant group first, at most 10 bytes, the value within 64 bits
+    /// (a 10th byte over 1 is [`Error::BadVarint`], as are 10 bytes that
+    /// all have their continuation bit set); non-minimal encodings (`80
+    /// 00` for 0) are accepted, as every protobuf parser accepts them.
+    /// Written always in the shortest form. The length is then checked
+    /// against [`Codec::max_frame_len`](crate::Codec::max_frame_len) like
+    /// any other ([`Error::FrameTooLarge`]); lengths from 2^31 up (which
+    /// some protobuf parsers misread) need a maximum raised that far.
+    ///
+    /// ```
+    /// use lenframe::HeaderFormat;
+    /// let f: HeaderFormat = "varint".parse()?;
+    /// assert_eq!(f, HeaderFormat::VARINT);
+    /// assert_eq!(f.encode(300).unwrap().as_ref(), &[0xac, 0x02]);
+    /// assert_eq!(f.decode(&[0xac, 0x02, b'x']), Ok(300));
+    /// assert_eq!(f.size(), 10); // the longest header
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub const VARINT: HeaderFormat = HeaderFormat::varint(Rules::Protobuf);
+
+    /// `"varint-strict"`: an unsigned LEB128 varint read by the
+    /// multiformats [unsigned-varint] rules that libp2p follows: like
+    /// [`VARINT`](Self::VARINT), but at most 9 bytes (63 bits) and only
+    /// the shortest encoding of each value (`80 00` is
+    /// [`Error::BadVarint`]). What it writes is the same.
+    ///
+    /// [unsigned-varint]: https://github.com/multiformats/unsigned-varint
+    ///
+    /// ```
+    /// let f: lenframe::HeaderFormat = "varint-strict".parse()?;
+    /// assert_eq!(f.size(), 9);
+    /// assert_eq!(f.max_value(), (1 << 63) - 1);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub const VARINT_STRICT: HeaderFormat = HeaderFormat::varint(Rules::Strict);
+
+    const fn varint(rules: Rules) -> HeaderFormat {
+        HeaderFormat {
+            order: ByteOrder::Little,
+            code: b'v',
+            // 10 or 9: fits a u8.
+            size: rules.max_len() as u8,
+            signed: false,
+            big: false,
+            varint: Some(rules),
+        }
+    }
 
     /// Builds a format from a byte order and a Python format character.
     ///
@@ -168,12 +240,43 @@ impl HeaderFormat {
             size,
             signed: code.is_ascii_lowercase(),
             big,
+            varint: None,
         }
     }
 
-    /// Size of the integer in bytes (Python's `struct.calcsize`).
+    /// Size of the integer in bytes (Python's `struct.calcsize`); for a
+    /// varint format, the longest header it accepts (10, or 9 strict).
     pub fn size(&self) -> usize {
         usize::from(self.size)
+    }
+
+    /// Fixed-size integer or varint, and by which rules.
+    ///
+    /// ```
+    /// use lenframe::{HeaderFormat, HeaderKind};
+    /// assert_eq!(HeaderFormat::default().kind(), HeaderKind::Fixed);
+    /// assert_eq!("varint".parse::<HeaderFormat>()?.kind(), HeaderKind::Varint);
+    /// # Ok::<(), lenframe::Error>(())
+    /// ```
+    pub fn kind(&self) -> HeaderKind {
+        match self.varint {
+            None => HeaderKind::Fixed,
+            Some(Rules::Protobuf) => HeaderKind::Varint,
+            Some(Rules::Strict) => HeaderKind::StrictVarint,
+        }
+    }
+
+    /// True for `"varint"` and `"varint-strict"`: each header is as long
+    /// as its value needs.
+    #[inline(always)]
+    pub const fn is_varint(&self) -> bool {
+        self.varint.is_some()
+    }
+
+    /// The varint rules, for a varint format.
+    #[inline(always)]
+    pub(crate) fn varint_rules(&self) -> Option<Rules> {
+        self.varint
     }
 
     /// True for `b h i l q`, false for `B H I L Q`.
@@ -187,12 +290,14 @@ impl HeaderFormat {
         self.big
     }
 
-    /// The byte order character this format was written with.
+    /// The byte order character this format was written with (for a
+    /// varint, [`ByteOrder::Little`]: least significant group first).
     pub fn byte_order(&self) -> ByteOrder {
         self.order
     }
 
-    /// The Python format character (`b B h H i I l L q Q`).
+    /// The Python format character (`b B h H i I l L q Q`); `'v'` for a
+    /// varint.
     pub fn code(&self) -> char {
         char::from(self.code)
     }
@@ -206,6 +311,9 @@ impl HeaderFormat {
     /// # Ok::<(), lenframe::Error>(())
     /// ```
     pub fn max_value(&self) -> u64 {
+        if let Some(rules) = self.varint {
+            return rules.max_value();
+        }
         // size is 1, 2, 4 or 8: bits is 7..=64 and the shift below < 64.
         let bits = 8 * u32::from(self.size) - u32::from(self.signed);
         if bits == 64 {
@@ -217,11 +325,15 @@ impl HeaderFormat {
 
     /// Reads the integer from the first [`size`](Self::size) bytes of
     /// `bytes`. A non-negative value comes back as `Ok`, a negative one
-    /// (signed formats only) as `Err` with the value.
+    /// (signed formats only) as `Err` with the value. For a varint format,
+    /// the varint at the front of `bytes` (never negative).
     ///
     /// # Panics
     ///
-    /// If `bytes` is shorter than [`size`](Self::size).
+    /// If `bytes` is shorter than [`size`](Self::size); for a varint
+    /// format, if `bytes` does not start with a whole valid varint (
+    /// [`Codec::payload_len_of`](crate::Codec::payload_len_of) is the
+    /// checked form, for bytes from a peer).
     ///
     /// ```
     /// let f: lenframe::HeaderFormat = ">h".parse()?;
@@ -231,6 +343,13 @@ impl HeaderFormat {
     /// ```
     #[inline]
     pub fn decode(&self, bytes: &[u8]) -> Result<u64, i64> {
+        if let Some(rules) = self.varint {
+            return match varint::read(bytes, rules) {
+                Ok(Some((value, _))) => Ok(value),
+                Ok(None) => panic!("no whole varint in {} bytes", bytes.len()),
+                Err(bad) => panic!("not a valid varint: {}", bad.reason(rules)),
+            };
+        }
         let raw = self.decode_raw(bytes);
         if !self.signed {
             return Ok(raw);
@@ -285,12 +404,23 @@ impl HeaderFormat {
     /// ```
     #[inline]
     pub fn encode(&self, value: u64) -> Option<IntBytes> {
+        if self.varint.is_some() {
+            return (value <= self.max_value()).then(|| {
+                let v = varint::encode(value);
+                IntBytes {
+                    bytes: v.bytes,
+                    // 1..=10: fits a u8.
+                    len: v.len as u8,
+                }
+            });
+        }
         (value <= self.max_value()).then(|| self.encode_in_range(value))
     }
 
     /// Encodes a value known to be at most [`max_value`](Self::max_value).
     #[inline(always)]
     pub(crate) fn encode_in_range(&self, value: u64) -> IntBytes {
+        debug_assert!(self.varint.is_none(), "fixed-size formats only");
         // A larger value would lose its high bits silently.
         debug_assert!(
             value <= self.max_value(),
@@ -303,8 +433,10 @@ impl HeaderFormat {
         } else {
             value.to_le_bytes()
         };
+        let mut all = [0; varint::MAX_LEN];
+        all[..8].copy_from_slice(&bytes);
         IntBytes {
-            bytes,
+            bytes: all,
             len: self.size,
         }
     }
@@ -315,6 +447,11 @@ impl FromStr for HeaderFormat {
 
     fn from_str(s: &str) -> Result<HeaderFormat, Error> {
         let bad = |reason, found| Error::BadFormat { reason, found };
+        match s.trim_matches(|c: char| c.is_ascii_whitespace()) {
+            "varint" => return Ok(HeaderFormat::VARINT),
+            "varint-strict" => return Ok(HeaderFormat::VARINT_STRICT),
+            _ => {}
+        }
         let mut chars = s.chars().peekable();
         let order = match chars.peek() {
             Some('@') => ByteOrder::Native,
@@ -350,6 +487,10 @@ impl FromStr for HeaderFormat {
             '@' | '=' | '<' | '>' | '!' => {
                 Err(bad("byte order character must come first", Some(code)))
             }
+            'v' => Err(bad(
+                "a varint header is written \"varint\" or \"varint-strict\"",
+                Some(code),
+            )),
             _ => Err(bad("expected one of b B h H i I l L q Q", Some(code))),
         }
     }
@@ -357,6 +498,11 @@ impl FromStr for HeaderFormat {
 
 impl fmt::Display for HeaderFormat {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.varint {
+            Some(Rules::Protobuf) => return f.write_str("varint"),
+            Some(Rules::Strict) => return f.write_str("varint-strict"),
+            None => {}
+        }
         write!(f, "{}{}", self.order.prefix(), char::from(self.code))
     }
 }

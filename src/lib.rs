@@ -531,6 +531,7 @@ mod decode;
 mod encode;
 mod error;
 mod format;
+mod varint;
 
 // Blocking adapters over `std::io` (feature `std`).
 #[cfg(feature = "std")]
@@ -561,7 +562,7 @@ pub use codec::{Codec, CodecBuilder, Oversize, DEFAULT_MAX_FRAME_LEN, MAX_HEADER
 pub use decode::{Decoded, FrameDecoder, SliceFrames, Streamed};
 pub use encode::Header;
 pub use error::{Error, FramePart, Result};
-pub use format::{ByteOrder, HeaderFormat, IntBytes};
+pub use format::{ByteOrder, HeaderFormat, HeaderKind, IntBytes};
 #[cfg(feature = "std")]
 pub use framed::Framed;
 #[cfg(any(feature = "tokio", feature = "futures-io"))]

@@ -13,6 +13,7 @@ pub use slice_frames::SliceFrames;
 
 use crate::codec::{Codec, Oversize};
 use crate::error::{Fault, FramePart, Result};
+use crate::varint;
 
 /// Splits a byte stream into frames without doing any I/O: bytes in, frames
 /// out. Every adapter of this crate ([`FrameReader`](crate::FrameReader),
@@ -102,11 +103,11 @@ pub struct Streamed {
 // partial frame is never split across two buffers and frames that keep
 // part of their header (`num_skip` < header_len) need no copying.
 //
-//   Head --(header_len bytes buffered, length ok)------------> Body { end }
+//   Head --(header_len bytes buffered, length ok)------------> Body { header, end }
 //   Head --(length > max, Oversize::Skip; error returned)----> Pass (discard)
 //   Head --(any other bad header; error returned)-----------> Failed(fault)
 //   Head | Body --(begin_stream, length ok for its limit)----> Pass (stream)
-//   Body { end } --(end bytes buffered; frame returned)------> Head
+//   Body { .. } --(end bytes buffered; frame returned)-------> Head
 //   Pass { remaining } --(bytes passed on or discarded)-----> Pass | Head
 //   Failed(fault): every call returns the same error again.
 //
@@ -116,8 +117,14 @@ pub struct Streamed {
 // frame abandoned part-way (its reader dropped) is simply discarded by
 // the next `decode`/`decode_slice`/`begin_stream` call, like a skip.
 //
-// `Body::end` is header_len + payload length (fits usize: the codec clamps
-// max_frame_len below usize::MAX - header_len). `Pass::remaining` counts
+// `Body::end` is header length + payload length (fits usize: the codec
+// clamps max_frame_len below usize::MAX - header_len). `Body::header` is
+// this frame's header length: header_len, or a varint's own length.
+//
+// A varint header (`codec.head_min` is usize::MAX) always leaves `step`'s
+// fixed-size path for `step_varint`, which reads it afresh from the front
+// of the buffer until it is whole (at most 10 bytes, so re-reading a
+// header split across reads costs nothing worth keeping state for). `Pass::remaining` counts
 // every byte of the frame not yet passed, header bytes included, and can
 // exceed u64 (a `Q` header declaring 2^64-1 plus the header), so it is a
 // u128. End of stream (`end_of_stream`) is clean only in `Head` with
@@ -126,6 +133,7 @@ pub struct Streamed {
 enum State {
     Head,
     Body {
+        header: usize,
         end: usize,
     },
     Pass {
@@ -212,8 +220,30 @@ impl FrameDecoder {
     #[cfg(feature = "std")]
     pub(crate) fn frame_end(&self) -> Option<usize> {
         match self.state {
-            State::Body { end } => Some(end),
+            State::Body { end, .. } => Some(end),
             _ => None,
+        }
+    }
+
+    /// The header length of the frame being buffered (as `frame_end`):
+    /// `header_len`, or the varint's own length.
+    #[cfg(feature = "std")]
+    pub(crate) fn frame_header_len(&self) -> Option<usize> {
+        match self.state {
+            State::Body { header, .. } => Some(header),
+            _ => None,
+        }
+    }
+
+    /// Where a frame whose header is `header` bytes starts once
+    /// `num_skip` bytes are dropped: the whole header when the codec drops
+    /// its whole header (a varint's own length), else `num_skip`.
+    #[inline(always)]
+    fn frame_start(&self, header: usize) -> usize {
+        if self.codec.num_skip == self.codec.header_len {
+            header
+        } else {
+            self.codec.num_skip
         }
     }
 
@@ -226,17 +256,20 @@ impl FrameDecoder {
     /// buffered) never touches `self.state`.
     #[inline(always)]
     fn step(&mut self, buf: &[u8]) -> Result<Step, Fault> {
-        if self.state != State::Head {
+        if !matches!(self.state, State::Head) {
             return self.step_in_frame(buf);
         }
-        let header_len = self.codec.header_len;
-        if buf.len() < header_len {
+        if buf.len() < self.codec.head_min {
+            if self.codec.format.is_varint() {
+                return self.step_varint(buf);
+            }
             return Ok(Step::Need);
         }
+        let header_len = self.codec.header_len;
         let end = match self.codec.payload_len(buf) {
             // Fits usize: max_frame_len <= usize::MAX - header_len.
             Ok(len) => header_len + len as usize,
-            Err(fault) => return Err(self.bad_header(fault)),
+            Err(fault) => return Err(self.bad_header(fault, header_len)),
         };
         if buf.len() >= end {
             return Ok(Step::Frame {
@@ -244,17 +277,59 @@ impl FrameDecoder {
                 end,
             });
         }
-        self.state = State::Body { end };
+        self.state = State::Body {
+            header: header_len,
+            end,
+        };
         Ok(Step::Need)
     }
 
-    /// A bad header: under `Oversize::Skip` an oversize frame starts a
-    /// discard, anything else fails the decoder.
+    /// `step` between frames for a varint header.
+    #[inline]
+    fn step_varint(&mut self, buf: &[u8]) -> Result<Step, Fault> {
+        let (len, header) = match self.read_varint(buf)? {
+            Some(read) => read,
+            None => return Ok(Step::Need),
+        };
+        // Fits usize: len <= max_frame_len <= usize::MAX - header_len, and
+        // header <= header_len.
+        let end = header + len as usize;
+        if buf.len() >= end {
+            return Ok(Step::Frame {
+                start: self.frame_start(header),
+                end,
+            });
+        }
+        self.state = State::Body { header, end };
+        Ok(Step::Need)
+    }
+
+    /// The varint header at the front of `buf`, checked against the
+    /// maximum: `(payload length, header length)`, `None` if it is not
+    /// whole yet, or the fault (the decoder's state set as for any bad
+    /// header).
+    #[inline]
+    fn read_varint(&mut self, buf: &[u8]) -> Result<Option<(u64, usize)>, Fault> {
+        let Some(rules) = self.codec.format.varint_rules() else {
+            unreachable!("varint codecs only")
+        };
+        match varint::read(buf, rules) {
+            Ok(Some((len, header))) => match self.codec.varint_len(len) {
+                Ok(len) => Ok(Some((len, header))),
+                Err(fault) => Err(self.bad_header(fault, header)),
+            },
+            Ok(None) => Ok(None),
+            Err(bad) => Err(self.bad_header(Fault::varint(bad, rules, buf), 0)),
+        }
+    }
+
+    /// A bad header of `header` bytes: under `Oversize::Skip` an oversize
+    /// frame starts a discard, anything else fails the decoder.
     #[cold]
-    fn bad_header(&mut self, fault: Fault) -> Fault {
+    fn bad_header(&mut self, fault: Fault, header: usize) -> Fault {
         self.state = match fault {
             Fault::TooLarge { len, .. } if self.codec.oversize == Oversize::Skip => State::Pass {
-                remaining: self.codec.header_len as u128 + u128::from(len),
+                remaining: header as u128 + u128::from(len),
                 payload: len,
                 streaming: false,
             },
@@ -267,13 +342,13 @@ impl FrameDecoder {
     fn step_in_frame(&mut self, buf: &[u8]) -> Result<Step, Fault> {
         match self.state {
             State::Head => self.step(buf),
-            State::Body { end } => {
+            State::Body { header, end } => {
                 if buf.len() < end {
                     return Ok(Step::Need);
                 }
                 self.state = State::Head;
                 Ok(Step::Frame {
-                    start: self.codec.num_skip,
+                    start: self.frame_start(header),
                     end,
                 })
             }
@@ -349,8 +424,10 @@ impl FrameDecoder {
     /// ```
     pub fn needed(&self, buffered: usize) -> usize {
         match self.state {
+            // A varint's length shows only as its bytes arrive: one more.
+            State::Head if self.codec.format.is_varint() => 1,
             State::Head => self.codec.header_len.saturating_sub(buffered),
-            State::Body { end } => end.saturating_sub(buffered),
+            State::Body { end, .. } => end.saturating_sub(buffered),
             State::Pass { remaining, .. } => remaining
                 .saturating_sub(buffered as u128)
                 .min(usize::MAX as u128) as usize,
@@ -397,20 +474,24 @@ impl FrameDecoder {
     /// The end-of-stream verdict once no step can make progress on `rest`.
     fn truncation(&self, rest: &[u8]) -> Result<()> {
         let len = rest.len() as u64;
-        let header = self.codec.header_len as u64;
         let fault = match self.state {
             State::Head if rest.is_empty() => return Ok(()),
-            // `Need` in `Head`: fewer than header_len bytes.
+            // `Need` in `Head`: fewer than header_len bytes, or a varint
+            // whose every byte so far said more follow: at least one did.
             State::Head => Fault::Truncated {
                 part: FramePart::Header,
                 got: len,
-                expected: header,
+                expected: if self.codec.format.is_varint() {
+                    len + 1
+                } else {
+                    self.codec.header_len as u64
+                },
             },
             // `Need` in `Body`: the header is buffered, the end is not.
-            State::Body { end } => Fault::Truncated {
+            State::Body { header, end } => Fault::Truncated {
                 part: FramePart::Payload,
-                got: len.saturating_sub(header),
-                expected: (end as u64).saturating_sub(header),
+                got: len.saturating_sub(header as u64),
+                expected: (end - header) as u64,
             },
             // `Need` in `Pass`: nothing buffered; what is still missing is
             // payload (the header bytes were passed first).
@@ -470,22 +551,35 @@ impl FrameDecoder {
                 frame_len: None,
             });
         }
-        let header_len = self.codec.header_len;
-        if src.len() < header_len {
-            return Ok(Streamed {
-                consumed: 0,
-                frame_len: None,
-            });
-        }
-        // num_skip <= header_len (checked by the builder). The limit leaves
+        let need = Streamed {
+            consumed: 0,
+            frame_len: None,
+        };
+        // The header's length, and a varint's value.
+        let (header_len, value) = match self.codec.format.varint_rules() {
+            None if src.len() < self.codec.header_len => return Ok(need),
+            None => (self.codec.header_len, None),
+            Some(rules) => match varint::read(src, rules) {
+                Ok(Some((value, header))) => (header, Some(value)),
+                Ok(None) => return Ok(need),
+                Err(bad) => return Err(self.bad_header(Fault::varint(bad, rules, src), 0).into()),
+            },
+        };
+        let skip = self.frame_start(header_len);
+        // skip <= header_len (checked by the builder). The limit leaves
         // room for the kept header bytes, so the frame length fits u64.
-        let kept = (header_len - self.codec.num_skip) as u64;
+        let kept = (header_len - skip) as u64;
         let limit = max_len
             .min(self.codec.expressible_len())
             .min(u64::MAX - kept);
-        let payload = match self.codec.payload_len_within(src, limit) {
+        let payload = match value {
+            Some(len) if len > limit => Err(Fault::TooLarge { len, max: limit }),
+            Some(len) => Ok(len),
+            None => self.codec.payload_len_within(src, limit),
+        };
+        let payload = match payload {
             Ok(len) => len,
-            Err(fault) => return Err(self.bad_header(fault).into()),
+            Err(fault) => return Err(self.bad_header(fault, header_len).into()),
         };
         let frame_len = kept + payload;
         self.state = if frame_len == 0 {
@@ -498,7 +592,7 @@ impl FrameDecoder {
             }
         };
         Ok(Streamed {
-            consumed: self.codec.num_skip,
+            consumed: skip,
             frame_len: Some(frame_len),
         })
     }

@@ -100,6 +100,11 @@ enum Plain {
     Le4,
     Be8,
     Le8,
+    /// A varint header, dropped: one-byte headers (lengths up to 127) on
+    /// the fast path, longer ones through the general step.
+    Varint,
+    /// A varint header kept in the frame (`num_skip(0)`).
+    VarintKept,
     /// Another configuration: [`FastHead::frame`].
     Other,
     /// Not between frames: the decoder's general step.
@@ -110,6 +115,24 @@ enum Plain {
 
 /// A frame and the input after it.
 type Split<'a> = (&'a [u8], &'a [u8]);
+
+/// The frame at the front of `rest` for a varint header of one byte (a
+/// length up to 127), if it is at most `span` and all of the frame is
+/// there, its header dropped or (`keep`) kept; and the input after it.
+#[inline(always)]
+fn varint_frame(rest: &[u8], keep: bool, span: u64) -> Option<Split<'_>> {
+    let (&len, after) = rest.split_first()?;
+    if len >= 0x80 || u64::from(len) > span {
+        return None;
+    }
+    let (payload, after) = after.split_at_checked(usize::from(len))?;
+    if keep {
+        // The header byte and the payload.
+        Some((&rest[..1 + payload.len()], after))
+    } else {
+        Some((payload, after))
+    }
+}
 
 /// The frame at the front of `rest` for a plain configuration whose
 /// length field is `N` bytes, if its value is at most `span` and all of it
@@ -148,6 +171,8 @@ impl FastHead {
             Plain::Le2 => plain_frame::<2>(rest, false, span),
             Plain::Be8 => plain_frame::<8>(rest, true, span),
             Plain::Le8 => plain_frame::<8>(rest, false, span),
+            Plain::Varint => varint_frame(rest, false, span),
+            Plain::VarintKept => varint_frame(rest, true, span),
             Plain::Other => self.frame(rest),
             Plain::General | Plain::Done => None,
         }
@@ -156,6 +181,13 @@ impl FastHead {
     /// Which plain path serves `codec`, if one does.
     #[inline]
     fn plain(codec: &Codec) -> Plain {
+        if codec.format.is_varint() {
+            return if codec.num_skip == 0 {
+                Plain::VarintKept
+            } else {
+                Plain::Varint
+            };
+        }
         let plain = codec.offset == 0
             && codec.adjustment == 0
             && codec.raw_lo == 0
@@ -173,7 +205,9 @@ impl FastHead {
 
     #[inline]
     fn of(codec: &Codec) -> FastHead {
-        let bits = 8 * codec.format.size() as u32; // 8..=64
+        // 8..=64 (a varint's longest header, 10 bytes, is cut to 8: its
+        // frames never take `FastHead::frame`).
+        let bits = 8 * codec.format.size().min(8) as u32;
         FastHead {
             offset: codec.offset,
             header_len: codec.header_len,

@@ -37,7 +37,7 @@ impl Codec {
     /// in memory would cost about as much as the frame.
     #[inline(always)]
     fn encode_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
-        let Some(word) = self.header_word(payload.len()) else {
+        let Some((word, len)) = self.header_word(payload.len()) else {
             // The codec by value: its address never escapes into a call,
             // so the caller's loop may keep its settings in registers.
             return Self::encode_slice_long(*self, payload, dst);
@@ -46,25 +46,22 @@ impl Codec {
         // the header (one fixed-size store instead of a variable-length
         // copy). No overflow: a slice holds at most isize::MAX bytes.
         dst.reserve(SLACK + payload.len());
-        let end = dst.len() + self.header_len;
+        let end = dst.len() + len;
         dst.extend_from_slice(&word);
         dst.truncate(end);
         dst.extend_from_slice(payload);
         Ok(())
     }
 
-    /// `encode_slice` for a header region longer than 8 bytes, and the
-    /// errors.
-    #[cold]
+    /// `encode_slice` for a varint header, a header region longer than 8
+    /// bytes, and the errors.
     #[inline(never)]
     fn encode_slice_long(codec: Codec, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
         let field = codec.length_field(payload.len())?;
         // As above; header_len <= 64.
-        dst.reserve(codec.header_len + SLACK + payload.len());
+        dst.reserve(codec.header_len + payload.len());
         dst.put_bytes(0, codec.offset);
-        let end = dst.len() + codec.header_len - codec.offset;
-        dst.extend_from_slice(field.word());
-        dst.truncate(end);
+        dst.extend_from_slice(field.as_ref());
         dst.extend_from_slice(payload);
         Ok(())
     }
@@ -100,18 +97,15 @@ impl Codec {
         Ok(())
     }
 
-    /// `encode_slice_to_vec` for a header region longer than 8 bytes, and
-    /// the errors.
-    #[cold]
+    /// `encode_slice_to_vec` for a varint header, a header region longer
+    /// than 8 bytes, and the errors.
     #[inline(never)]
     fn encode_slice_to_vec_long(codec: Codec, payload: &[u8], dst: &mut Vec<u8>) -> Result<()> {
         let field = codec.length_field(payload.len())?;
         // As in `encode`; header_len <= 64.
-        dst.reserve(codec.header_len + SLACK + payload.len());
+        dst.reserve(codec.header_len + payload.len());
         dst.resize(dst.len() + codec.offset, 0);
-        let end = dst.len() + codec.header_len - codec.offset;
-        dst.extend_from_slice(field.word());
-        dst.truncate(end);
+        dst.extend_from_slice(field.as_ref());
         dst.extend_from_slice(payload);
         Ok(())
     }
@@ -121,12 +115,12 @@ impl Codec {
     /// path of `encode_to_vec` and `FrameWriter::write_frame`.
     #[inline(always)]
     pub(crate) fn try_encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> bool {
-        let Some(word) = self.header_word(payload.len()) else {
+        let Some((word, len)) = self.header_word(payload.len()) else {
             return false;
         };
         // As in `encode`: a slice is at most isize::MAX bytes, no overflow.
         dst.reserve(SLACK + payload.len());
-        let end = dst.len() + self.header_len;
+        let end = dst.len() + len;
         dst.extend_from_slice(&word);
         dst.truncate(end);
         dst.extend_from_slice(payload);

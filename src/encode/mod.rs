@@ -58,19 +58,23 @@ impl Codec {
     #[inline]
     pub fn header(&self, payload_len: usize) -> Result<Header> {
         let mut bytes = [0u8; MAX_HEADER_LEN];
-        if let Some(word) = self.header_word(payload_len) {
+        let len = if let Some((word, len)) = self.header_word(payload_len) {
             // The whole region in one fixed-size store (the rest is zeros).
             bytes[..8].copy_from_slice(&word);
+            len
         } else {
             let field = self.length_field(payload_len)?;
+            let field = field.as_ref();
             // `build` checked offset + field size = header_len <=
-            // MAX_HEADER_LEN (64): the slice is in bounds.
-            bytes[self.offset..self.header_len].copy_from_slice(field.as_ref());
-        }
+            // MAX_HEADER_LEN (64), and a varint has no offset and at most
+            // header_len bytes: the slice is in bounds.
+            bytes[self.offset..self.offset + field.len()].copy_from_slice(field);
+            self.offset + field.len()
+        };
         Ok(Header {
             bytes,
             // At most MAX_HEADER_LEN (64): fits a u8.
-            len: self.header_len as u8,
+            len: len as u8,
         })
     }
 
@@ -161,24 +165,32 @@ impl Codec {
     #[inline(always)]
     pub(crate) fn field_for(&self, payload_len: usize) -> Option<IntBytes> {
         let value = self.header_value(payload_len)?;
+        if self.format.is_varint() {
+            return self.format.encode(value);
+        }
         Some(self.format.encode_in_range(value))
     }
 
     /// The whole header region (offset zeros, then the length field) for a
-    /// payload of `payload_len` bytes as one 8-byte word, its first
-    /// `header_len` bytes the header and the rest zeros: written with one
+    /// payload of `payload_len` bytes as one 8-byte word, its first `len`
+    /// bytes the header and the rest zeros, and `len`: written with one
     /// fixed-size store whatever the format. `None` if the length cannot be
     /// sent or the header region is longer than 8 bytes (an offset before
-    /// the field): the general path then writes it, or says why not.
+    /// the field) or varies (a varint): the general path then writes it, or
+    /// says why not.
     #[inline(always)]
-    pub(crate) fn header_word(&self, payload_len: usize) -> Option<[u8; 8]> {
+    pub(crate) fn header_word(&self, payload_len: usize) -> Option<([u8; 8], usize)> {
         let value = self.header_value(payload_len)?;
         if self.header_len > 8 {
+            // Varint headers (header_len 10 or 9) come this way too: the
+            // callers' general paths write them. (A call here, whose result
+            // joins the fixed-size path, cost that path 2 instructions a
+            // frame: benches/guard.py.)
             return None;
         }
         // header_len is 1..=8 (offset + a field of 1 to 8 bytes), so both
         // shifts are 0..=56; the value fits its field, so no bit is lost.
-        Some(if self.format.is_big_endian() {
+        let word = if self.format.is_big_endian() {
             // The field ends the header region: the top header_len bytes
             // of a big-endian word, the offset bytes above it zero.
             (value << (64 - 8 * self.header_len as u32)).to_be_bytes()
@@ -186,7 +198,8 @@ impl Codec {
             // The field starts after the offset bytes, least significant
             // byte first.
             (value << (8 * self.offset as u32)).to_le_bytes()
-        })
+        };
+        Some((word, self.header_len))
     }
 
     #[cold]

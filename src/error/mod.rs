@@ -127,6 +127,20 @@ pub enum Error {
         /// How many bytes that part should have had.
         expected: u64,
     },
+    /// A varint length header (format `"varint"` or `"varint-strict"`)
+    /// that no varint writer produces: no end within 10 bytes (9 strict),
+    /// a value over 64 bits, or (strict) a longer encoding than the value
+    /// needs. Reported as soon as the header's bytes prove it, before any
+    /// payload is buffered; the stream cannot be trusted after it. The
+    /// message names the likely cause (a peer that writes fixed-size
+    /// headers, or no frames at all).
+    #[error("bad varint length header: {reason}")]
+    BadVarint {
+        /// What is wrong with it.
+        reason: &'static str,
+        /// How many header bytes were read when it proved bad.
+        len: u64,
+    },
     /// A payload to send is longer than [`Codec::max_frame_len`](crate::Codec::max_frame_len)
     /// (which never exceeds what the header can express; for
     /// [`FrameWriter::write_frame_from`](crate::FrameWriter::write_frame_from),
@@ -205,6 +219,11 @@ impl fmt::Debug for Error {
                 .field("part", part)
                 .field("got", got)
                 .field("expected", expected)
+                .finish(),
+            Error::BadVarint { reason, len } => f
+                .debug_struct("BadVarint")
+                .field("reason", reason)
+                .field("len", len)
                 .finish(),
             Error::FrameTooLargeToSend { len, max } => f
                 .debug_struct("FrameTooLargeToSend")

@@ -283,9 +283,9 @@ impl<R: Read> FrameReader<R> {
     /// The frame in progress declared a large payload (>= `DIRECT_MIN`),
     /// or an oversize frame is being skipped.
     fn in_large_frame(&self) -> bool {
-        match self.decoder.frame_end() {
-            Some(end) => end - self.decoder.codec().header_len() >= DIRECT_MIN,
-            None => !self.decoder.is_at_boundary(),
+        match (self.decoder.frame_end(), self.decoder.frame_header_len()) {
+            (Some(end), Some(header)) => end - header >= DIRECT_MIN,
+            _ => !self.decoder.is_at_boundary(),
         }
     }
 

@@ -9,6 +9,7 @@ use std::io;
 use crate::decode::FrameDecoder;
 use crate::error::hint;
 use crate::format::HeaderFormat;
+use crate::varint::Rules;
 
 /// What a `WouldBlock` or `TimedOut` from the inner reader says once the
 /// reader has annotated it: where in the stream it came, and why when the
@@ -27,8 +28,17 @@ struct Stall {
 enum Where {
     /// At a frame boundary, nothing of the next frame buffered.
     Between,
-    /// Inside a header: `got` of its `len` bytes arrived.
-    Header { got: usize, len: usize },
+    /// Inside a header: `got` of its `len` bytes arrived; `varint`: the
+    /// bytes are whole varint-prefixed frames (a fixed header's reader
+    /// fed a varint writer's frames).
+    Header {
+        got: usize,
+        len: usize,
+        varint: Option<usize>,
+    },
+    /// Inside a varint header: `got` bytes arrived, each with its
+    /// continuation bit set.
+    VarintHeader { got: usize },
     /// Inside a payload, with the hint the bytes support, if any.
     Payload {
         got: u64,
@@ -48,6 +58,9 @@ enum What {
     /// The header's bytes look like text or TLS, and the bytes after
     /// them agree.
     Looks(hint::Looks),
+    /// The bytes that arrived are `frames` whole frames with varint
+    /// length prefixes, ending where the stall came.
+    Varint { frames: usize },
 }
 
 impl fmt::Display for Stall {
@@ -71,9 +84,19 @@ impl fmt::Display for Stall {
                     )?;
                 }
             }
-            Where::Header { got, len } => write!(
+            Where::Header { got, len, varint } => {
+                write!(
+                    f,
+                    "{verb} inside a frame header: {got} of its {len} bytes arrived"
+                )?;
+                if let Some(frames) = varint {
+                    varint_hint(f, *frames)?;
+                }
+            }
+            Where::VarintHeader { got } => write!(
                 f,
-                "{verb} inside a frame header: {got} of its {len} bytes arrived"
+                "{verb} inside a varint frame header: {got} bytes arrived, each saying \
+                 that more follow"
             )?,
             Where::Payload {
                 got,
@@ -88,6 +111,7 @@ impl fmt::Display for Stall {
                 match hint {
                     Some(What::Order { len }) => order_hint(f, *format, *len)?,
                     Some(What::Looks(l)) => write!(f, "; {l}")?,
+                    Some(What::Varint { frames }) => varint_hint(f, *frames)?,
                     None => {}
                 }
             }
@@ -137,6 +161,22 @@ fn order_hint(f: &mut fmt::Formatter<'_>, format: HeaderFormat, len: u64) -> fmt
     }
 }
 
+/// "; the bytes that arrived are whole varint-prefixed frames ...".
+fn varint_hint(f: &mut fmt::Formatter<'_>, frames: usize) -> fmt::Result {
+    let (count, are) = if frames == 1 {
+        ("one whole frame", "is")
+    } else {
+        ("whole frames", "are")
+    };
+    write!(
+        f,
+        "; the bytes that arrived {are} {count} with a varint length prefix, \
+         ending where the stall came: is the peer writing varint \
+         (protobuf-delimited) headers, as writeDelimitedTo or \
+         serialize_length_prefixed do? try the `varint` format"
+    )
+}
+
 /// The message, as `io::Error::new(kind, "message")` shows its own: what
 /// `main` returning an `io::Error` prints.
 impl fmt::Debug for Stall {
@@ -171,30 +211,32 @@ pub(crate) fn annotate_stall(
         return err;
     }
     let codec = decoder.codec();
-    let at = if let Some(end) = decoder.frame_end() {
-        let header_len = codec.header_len();
-        Where::Payload {
-            got: (buffered.len().min(end) - header_len) as u64,
-            expected: (end - header_len) as u64,
-            format: codec.format(),
-            hint: payload_hint(decoder, buffered, end),
-        }
-    } else if decoder.is_at_boundary() {
-        match buffered.len() {
-            0 => Where::Between,
-            got => Where::Header {
-                got,
-                len: codec.header_len(),
-            },
-        }
-    } else if decoder.is_failed() {
-        return err;
-    } else {
-        Where::Passing {
-            left: decoder.needed(buffered.len()),
-            streamed: decoder.stream_remaining().is_some(),
-        }
-    };
+    let at =
+        if let (Some(end), Some(header_len)) = (decoder.frame_end(), decoder.frame_header_len()) {
+            Where::Payload {
+                got: (buffered.len().min(end) - header_len) as u64,
+                expected: (end - header_len) as u64,
+                format: codec.format(),
+                hint: payload_hint(decoder, buffered, end),
+            }
+        } else if decoder.is_at_boundary() {
+            match buffered.len() {
+                0 => Where::Between,
+                got if codec.format().is_varint() => Where::VarintHeader { got },
+                got => Where::Header {
+                    got,
+                    len: codec.header_len(),
+                    varint: varint_frames(buffered),
+                },
+            }
+        } else if decoder.is_failed() {
+            return err;
+        } else {
+            Where::Passing {
+                left: decoder.needed(buffered.len()),
+                streamed: decoder.stream_remaining().is_some(),
+            }
+        };
     io::Error::new(
         err.kind(),
         Stall {
@@ -220,6 +262,11 @@ pub(crate) fn annotate_stall(
 /// a legitimate frame's.
 fn payload_hint(decoder: &FrameDecoder, buffered: &[u8], end: usize) -> Option<What> {
     let codec = decoder.codec();
+    if codec.format().is_varint() {
+        // What a varint reader fed fixed headers stalls on starts inside
+        // the fixed frame it misread: no boundary to check from.
+        return None;
+    }
     let (offset, size, header_len) = (
         codec.length_field_offset(),
         codec.format().size(),
@@ -233,11 +280,43 @@ fn payload_hint(decoder: &FrameDecoder, buffered: &[u8], end: usize) -> Option<W
         }
         _ => {}
     }
+    if let Some(frames) = varint_frames(buffered) {
+        return Some(What::Varint { frames });
+    }
     if !matches!(size, 2 | 4 | 8) {
         return None;
     }
     let looks = hint::looks(codec.format().decode_raw(field), size)?;
     looks.confirmed_by(buffered).then_some(What::Looks(looks))
+}
+
+/// How many frames `buffered` holds if it is whole frames with varint
+/// length prefixes (shortest encodings), none of them empty, each
+/// starting as a protobuf message does (a field tag), ending exactly at
+/// its end, and not zeros only: what a peer writing
+/// protobuf-delimited frames to a fixed-header reader, and then waiting,
+/// leaves behind. An empty frame is no evidence (a fixed header's zero
+/// bytes read as a run of them), and neither is a first byte of 0 (every
+/// big-endian header of a length below 16 MiB starts with one).
+fn varint_frames(buffered: &[u8]) -> Option<usize> {
+    let mut pos = 0;
+    let mut frames = 0;
+    while pos < buffered.len() {
+        let Ok(Some((len, header))) = crate::varint::read(&buffered[pos..], Rules::Strict) else {
+            return None;
+        };
+        // A protobuf message starts with a field's tag: a field number of
+        // 1 or more and a wire type of 0, 1, 2 or 5.
+        let tag = *buffered.get(pos + header)?;
+        if len == 0 || tag < 8 || !matches!(tag & 7, 0 | 1 | 2 | 5) {
+            return None;
+        }
+        pos = usize::try_from(len)
+            .ok()
+            .and_then(|len| (pos + header).checked_add(len))?;
+        frames += 1;
+    }
+    (pos == buffered.len() && buffered.iter().skip(1).any(|&b| b != 0)).then_some(frames)
 }
 
 /// True when `buffered` is one or more whole frames read in the other
