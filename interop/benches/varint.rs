@@ -333,6 +333,10 @@ fn decode_bytes(input: &Input) -> Scenario<'_> {
                 name: "prost decode_varint + Bytes::split_to",
                 run: Box::new(prost),
             },
+            Imp {
+                name: FIXED,
+                run: Box::new(lenframe_decode(input, input.fixed, &input.fixed_wire)),
+            },
         ],
         ratios: vec![(
             "lenframe FrameDecoder::decode",
