@@ -1,5 +1,5 @@
 //! The blocking adapters over `std::io`: `FrameReader`, `FrameWriter`,
-//! streamed frames, `Framed`, and the regressions of their streaming ×
+//! streamed frames, `Framed`, varint headers through all of them, and the regressions of their streaming ×
 //! skip × failure paths. One test binary; each module is one subject
 //! (`tests/io/<module>.rs`).
 // The blocking adapters need the default feature `std`.
@@ -15,5 +15,7 @@ mod read;
 mod regressions;
 #[path = "io/stream.rs"]
 mod stream;
+#[path = "io/varint.rs"]
+mod varint;
 #[path = "io/write.rs"]
 mod write;

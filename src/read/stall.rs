@@ -293,7 +293,7 @@ fn payload_hint(decoder: &FrameDecoder, buffered: &[u8], end: usize) -> Option<W
 /// How many frames `buffered` holds if it is whole frames with varint
 /// length prefixes (shortest encodings), none of them empty, each
 /// starting as a protobuf message does (a field tag), ending exactly at
-/// its end, and not zeros only: what a peer writing
+/// its end, and not one byte repeated: what a peer writing
 /// protobuf-delimited frames to a fixed-header reader, and then waiting,
 /// leaves behind. An empty frame is no evidence (a fixed header's zero
 /// bytes read as a run of them), and neither is a first byte of 0 (every
@@ -301,6 +301,7 @@ fn payload_hint(decoder: &FrameDecoder, buffered: &[u8], end: usize) -> Option<W
 fn varint_frames(buffered: &[u8]) -> Option<usize> {
     let mut pos = 0;
     let mut frames = 0;
+    let mut first_header = None;
     while pos < buffered.len() {
         let Ok(Some((len, header))) = crate::varint::read(&buffered[pos..], Rules::Strict) else {
             return None;
@@ -314,9 +315,13 @@ fn varint_frames(buffered: &[u8]) -> Option<usize> {
         pos = usize::try_from(len)
             .ok()
             .and_then(|len| (pos + header).checked_add(len))?;
+        first_header.get_or_insert(header);
         frames += 1;
     }
-    (pos == buffered.len() && buffered.iter().skip(1).any(|&b| b != 0)).then_some(frames)
+    // A payload of one byte repeated (zeros, or any tag-like byte) reads
+    // as a run of equal frames: no evidence.
+    let payload = &buffered[first_header?..];
+    (pos == buffered.len() && payload.iter().any(|&b| b != payload[0])).then_some(frames)
 }
 
 /// True when `buffered` is one or more whole frames read in the other
