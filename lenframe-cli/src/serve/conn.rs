@@ -586,16 +586,16 @@ impl Conn {
         }
         echo.clear();
         if self.identity {
-            let header = self.decoder.codec().header_len();
             let need = self.decoder.needed(self.partial.len());
-            if self.partial.len() >= header && need <= data.len() {
+            let begun_len = begun_payload_len(self.decoder.codec(), &self.partial);
+            if let Some(len) = begun_len.filter(|_| need <= data.len()) {
                 // The frame begun earlier is its start (`partial`, whose
                 // header was checked when it came) and `data[..need]`:
                 // written as they are, with the whole frames behind them.
                 let begun = std::mem::take(&mut self.partial);
                 let mut tally = Tally {
                     frames: 1,
-                    bytes: (begun.len() + need - header) as u64,
+                    bytes: len,
                 };
                 // The decoder waits for that frame to come whole: it has,
                 // and the next one starts at a boundary.
@@ -814,9 +814,25 @@ fn keep_rest(decoder: &FrameDecoder, partial: &mut Vec<u8>, rest: &[u8]) {
     }
 }
 
+/// The payload length of the frame that `partial` begins, once its
+/// header is whole (`None` before). Not `partial.len()` less
+/// `header_len()`: a varint header is as long as its value needs (1 to
+/// 10 bytes), and `header_len()` is then the longest one.
+fn begun_payload_len(codec: &Codec, partial: &[u8]) -> Option<u64> {
+    if partial.is_empty() {
+        return None;
+    }
+    // The header was checked when it came: no error here.
+    codec.payload_len_of(partial).ok().flatten()
+}
+
 /// True when the echo of a frame is byte for byte the frame that came in:
 /// the header is exactly the length field, with no adjustment (the
-/// default `!I`, and `i`, `<H`, ...). Then echoing needs no encoding.
+/// default `!I`, and `i`, `<H`, ..., and `varint`). Then echoing needs no
+/// encoding. A varint header goes back as it came, so a non-minimal one
+/// (`80 00` for 0, which protobuf's parsers accept) stays non-minimal:
+/// the peer decodes the same payloads. Frame boundaries come from the
+/// decoder alone, with each frame's own header length.
 fn echo_is_input(codec: &Codec) -> bool {
     codec.length_field_offset() == 0
         && codec.num_skip() == codec.header_len()

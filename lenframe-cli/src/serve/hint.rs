@@ -1,5 +1,6 @@
 //! The server's own hint for a peer whose header, read in the other
-//! byte order, makes sense: which `--header` it needs.
+//! byte order, makes sense: which `--header` it needs. Fixed-size headers
+//! only: a varint has one byte order.
 
 use lenframe::{ByteOrder, Codec, HeaderFormat};
 
@@ -14,6 +15,9 @@ pub fn byte_order_hint(
     complete_within: Option<usize>,
 ) -> Option<String> {
     let ours = codec.format();
+    if ours.is_varint() {
+        return None; // 7 bits per byte, least significant first: no other order
+    }
     let size = ours.size();
     let start = codec.length_field_offset();
     let field = bytes.get(start..start + size)?;
@@ -86,5 +90,33 @@ fn peer_format(order: ByteOrder, size: usize, code: char) -> String {
         (ByteOrder::Little, _) => format!("<{}", code_of_size(size, code.is_ascii_lowercase())),
         (_, 4) => "!I".into(),
         _ => format!("!{}", code_of_size(size, code.is_ascii_lowercase())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_python_struct_pack_i_header_gets_the_hint() {
+        let codec = Codec::default();
+        let hint = byte_order_hint(&codec, &5u32.to_le_bytes(), None).unwrap();
+        assert!(hint.contains("--header i"), "{hint}");
+    }
+
+    #[test]
+    fn a_varint_header_never_gets_a_byte_order_hint() {
+        // Read as a big-endian `Q` (what the fixed-size path would make of
+        // a 10-byte "header"), these bytes say 5: a plausible length.
+        let bytes = [0, 0, 0, 0, 0, 0, 0, 5, 1, 2, 3, 4, 5];
+        for format in ["varint", "varint-strict"] {
+            let codec = Codec::from_format(format).unwrap();
+            assert_eq!(byte_order_hint(&codec, &bytes, None), None, "{format}");
+            assert_eq!(
+                byte_order_hint(&codec, &bytes, Some(bytes.len())),
+                None,
+                "{format}"
+            );
+        }
     }
 }
