@@ -298,8 +298,35 @@ fn decode_slice(input: &Input) -> Scenario<'_> {
 }
 
 /// Owned, reference-counted frames (`Bytes`): lenframe's `decode` over a
-/// `BytesMut` against prost's varint and `Bytes::split_to` over a `Bytes`.
+/// `BytesMut` against prost's varint and `BytesMut::split_to` + `freeze`
+/// over the same `BytesMut` (the same shape: a read buffer in, `Bytes`
+/// frames out, what a reader does), and, for information only, prost's
+/// varint and `Bytes::split_to` over input already frozen into one
+/// `Bytes` (no read buffer could be: it is filled after frames are split
+/// off it).
 fn decode_bytes(input: &Input) -> Scenario<'_> {
+    let prost_mut = move || {
+        let mut buf = BytesMut::from(&input.wire[..]);
+        let (d, secs) = time(|| {
+            let mut d = Digest::default();
+            let buf = black_box(&mut buf);
+            while buf.has_remaining() {
+                let len = prost::encoding::decode_varint(buf).expect("prost varint");
+                if len > MAX as u64 {
+                    panic!("frame of {len} bytes");
+                }
+                let len = len as usize;
+                if buf.len() < len {
+                    break;
+                }
+                let frame = buf.split_to(len).freeze();
+                d.add(&frame);
+            }
+            d
+        });
+        check("prost decode_varint on BytesMut", d, input.want);
+        secs
+    };
     let prost = move || {
         let mut buf = Bytes::copy_from_slice(&input.wire);
         let (d, secs) = time(|| {
@@ -330,7 +357,11 @@ fn decode_bytes(input: &Input) -> Scenario<'_> {
                 run: Box::new(lenframe_decode(input, input.codec, &input.wire)),
             },
             Imp {
-                name: "prost decode_varint + Bytes::split_to",
+                name: "prost decode_varint + BytesMut::split_to + freeze",
+                run: Box::new(prost_mut),
+            },
+            Imp {
+                name: "(information) prost decode_varint + Bytes::split_to",
                 run: Box::new(prost),
             },
             Imp {
@@ -340,7 +371,7 @@ fn decode_bytes(input: &Input) -> Scenario<'_> {
         ],
         ratios: vec![(
             "lenframe FrameDecoder::decode",
-            "prost decode_varint + Bytes::split_to",
+            "prost decode_varint + BytesMut::split_to + freeze",
             1.0,
         )],
     }

@@ -86,6 +86,9 @@ struct FastHead {
     raw_lo: u64,
     raw_span: u64,
     adjustment: u64,
+    /// The largest length a one-byte varint header may declare: 127, or
+    /// the maximum if that is smaller.
+    varint_limit: u64,
 }
 
 /// The most common configurations (the whole header is the length field,
@@ -117,12 +120,14 @@ enum Plain {
 type Split<'a> = (&'a [u8], &'a [u8]);
 
 /// The frame at the front of `rest` for a varint header of one byte (a
-/// length up to 127), if it is at most `span` and all of the frame is
+/// length up to 127), if it is at most `limit` and all of the frame is
 /// there, its header dropped or (`keep`) kept; and the input after it.
 #[inline(always)]
-fn varint_frame(rest: &[u8], keep: bool, span: u64) -> Option<Split<'_>> {
+fn varint_frame(rest: &[u8], keep: bool, limit: u64) -> Option<Split<'_>> {
     let (&len, after) = rest.split_first()?;
-    if len >= 0x80 || u64::from(len) > span {
+    // `limit` is at most 127 (see `FastHead::varint_limit`): one compare
+    // refuses both a longer header and a length over the maximum.
+    if u64::from(len) > limit {
         return None;
     }
     let (payload, after) = after.split_at_checked(usize::from(len))?;
@@ -171,8 +176,8 @@ impl FastHead {
             Plain::Le2 => plain_frame::<2>(rest, false, span),
             Plain::Be8 => plain_frame::<8>(rest, true, span),
             Plain::Le8 => plain_frame::<8>(rest, false, span),
-            Plain::Varint => varint_frame(rest, false, span),
-            Plain::VarintKept => varint_frame(rest, true, span),
+            Plain::Varint => varint_frame(rest, false, self.varint_limit),
+            Plain::VarintKept => varint_frame(rest, true, self.varint_limit),
             Plain::Other => self.frame(rest),
             Plain::General | Plain::Done => None,
         }
@@ -220,6 +225,7 @@ impl FastHead {
             // Two's complement: `raw - adjustment` wraps to the true length
             // for every raw value in range (see `Codec::payload_len`).
             adjustment: codec.adjustment as u64,
+            varint_limit: codec.raw_span.min(0x7f),
         }
     }
 
