@@ -1,9 +1,16 @@
-//! `lenframe load`: a load generator for any `!I` framed echo server
-//! (4-byte big-endian length, then the payload): C connections, each a
-//! writer thread pipelining N frames of B bytes and a reader thread
-//! checking every echoed byte; or ping-pong (one frame in flight per
-//! connection) with round-trip times. Blocking std I/O only, so it
-//! measures the servers, not a runtime.
+//! `lenframe load`: a load generator for any length-prefixed echo server
+//! (`!I` by default: 4-byte big-endian length, then the payload; or any
+//! `--header`, `varint` included): C connections, each a writer thread
+//! pipelining N frames of B bytes and a reader thread checking every
+//! echoed byte; or ping-pong (one frame in flight per connection) with
+//! round-trip times. Blocking std I/O only, so it measures the servers,
+//! not a runtime.
+//!
+//! Every frame of a run has the same payload size, so the same header
+//! bytes ([`Codec::header`], for a varint its shortest form): the wire is
+//! one template frame repeated, each stamped with its index, and an echo
+//! is checked byte for byte against it (a server that echoes a varint in
+//! another form fails the check).
 //!
 //! Latency goes into one `hdrhistogram` per connection (nanoseconds, 3
 //! significant figures), merged at the end:
@@ -26,6 +33,7 @@ use std::thread::{self, Scope, ScopedJoinHandle};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
+use lenframe::{Codec, Header};
 use serde_json::{json, Value};
 
 /// How long a read may wait before the run counts as failed.
@@ -37,11 +45,13 @@ const CHUNK: usize = 64 * 1024;
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {
     pub addr: SocketAddr,
+    /// The header format (and the maximum, which `size` is within).
+    pub codec: Codec,
     /// Connections, at least 1.
     pub conns: usize,
     /// Frames per connection, at least 1.
     pub frames: u64,
-    /// Payload bytes per frame (what a `!I` header can say).
+    /// Payload bytes per frame (what the header can say).
     pub size: usize,
     /// One frame in flight per connection, round trips timed.
     pub ping_pong: bool,
@@ -53,9 +63,38 @@ impl Plan {
         self.frames.saturating_mul(self.conns as u64)
     }
 
-    /// Bytes of one frame on the wire: the 4-byte header and the payload.
+    /// Bytes of one frame on the wire: its header and the payload (0 if
+    /// the header cannot say `size`; `run` refuses that plan).
     pub fn frame_len(&self) -> u64 {
-        4 + self.size as u64
+        self.shape().map_or(0, |shape| shape.len() as u64)
+    }
+
+    /// Every frame of the run: its header bytes and payload size.
+    fn shape(&self) -> Result<Shape, String> {
+        let header = self
+            .codec
+            .header(self.size)
+            .map_err(|e| format!("--size {}: {e}", self.size))?;
+        Ok(Shape {
+            header,
+            size: self.size,
+        })
+    }
+}
+
+/// One frame of a run, every frame's: the header bytes (as the codec
+/// writes them for `size`: for a varint, as long as `size` needs) and the
+/// payload size.
+#[derive(Clone, Copy)]
+struct Shape {
+    header: Header,
+    size: usize,
+}
+
+impl Shape {
+    /// Bytes on the wire.
+    fn len(&self) -> usize {
+        self.header.len() + self.size
     }
 }
 
@@ -63,17 +102,11 @@ impl Plan {
 /// checked so far (for a progress bar). An error is the message for the
 /// one stderr line.
 pub fn run(plan: &Plan, checked: &AtomicU64) -> Result<Report, String> {
-    let size = u32::try_from(plan.size).map_err(|_| {
-        format!(
-            "--size {}: a !I header says at most {}",
-            plan.size,
-            u32::MAX
-        )
-    })?;
+    let shape = plan.shape()?;
     if plan.ping_pong {
-        ping_pong(plan.addr, plan.conns, plan.frames, size, checked)
+        ping_pong(plan.addr, plan.conns, plan.frames, shape, checked)
     } else {
-        pipelined(plan.addr, plan.conns, plan.frames, size, checked)
+        pipelined(plan.addr, plan.conns, plan.frames, shape, checked)
     }
 }
 
@@ -110,6 +143,13 @@ impl Report {
             ..
         } = plan;
         let p = self.percentiles();
+        let format = plan.codec.format();
+        // `!I` runs read as they always did; others name their header.
+        let size = if format == lenframe::HeaderFormat::default() {
+            format!("{size} B")
+        } else {
+            format!("{size} B ({format} header)")
+        };
         let latency = format!(
             "p50 {:.1} us, p90 {:.1} us, p99 {:.1} us, p99.9 {:.1} us, max {:.1} us",
             micros(p.p50),
@@ -120,12 +160,12 @@ impl Report {
         );
         if plan.ping_pong {
             format!(
-                "{conns} x {frames} round trips of {size} B: {:.0} frames/s, {latency}",
+                "{conns} x {frames} round trips of {size}: {:.0} frames/s, {latency}",
                 self.frames_per_sec(),
             )
         } else {
             format!(
-                "{conns} x {frames} frames of {size} B pipelined, every echo checked: {:.0} frames/s in {:.3} s, latency {latency}",
+                "{conns} x {frames} frames of {size} pipelined, every echo checked: {:.0} frames/s in {:.3} s, latency {latency}",
                 self.frames_per_sec(),
                 self.elapsed.as_secs_f64(),
             )
@@ -139,6 +179,7 @@ impl Report {
         json!({
             "event": "load",
             "mode": if plan.ping_pong { "pingpong" } else { "pipelined" },
+            "header": plan.codec.format().to_string(),
             "conns": plan.conns,
             "frames": plan.frames,
             "size": plan.size,
@@ -236,22 +277,26 @@ fn spawn<'scope, T: Send + 'scope>(
         .map_err(|e| format!("cannot start a {name} thread: {e}"))
 }
 
-/// The bytes connection `conn` sends: N frames of `size` bytes, each with
-/// its index in its first 8 bytes (as far as they go) and a pattern of the
-/// connection after, so a lost, repeated or reordered frame shows.
+/// The bytes connection `conn` sends: N frames of one [`Shape`], each
+/// with its index in the first 8 bytes of its payload (as far as they go)
+/// and a pattern of the connection after, so a lost, repeated or
+/// reordered frame shows.
 struct Wire {
     frame: Vec<u8>,
+    /// Where the payload starts in `frame`: the header's length.
+    head: usize,
     frames: u64,
     next: u64,
     pos: usize,
 }
 
 impl Wire {
-    fn new(conn: usize, frames: u64, size: u32) -> Wire {
-        let mut frame = size.to_be_bytes().to_vec();
-        frame.extend((0..size).map(|i| (i as u8).wrapping_mul(31) ^ (conn as u8)));
+    fn new(conn: usize, frames: u64, shape: Shape) -> Wire {
+        let mut frame = shape.header.to_vec();
+        frame.extend((0..shape.size).map(|i| (i as u8).wrapping_mul(31) ^ (conn as u8)));
         let mut wire = Wire {
             frame,
+            head: shape.header.len(),
             frames,
             next: 0,
             pos: 0,
@@ -263,8 +308,8 @@ impl Wire {
     /// Writes frame `next`'s index into the template.
     fn stamp(&mut self) {
         let index = self.next.to_le_bytes();
-        let room = (self.frame.len() - 4).min(8);
-        self.frame[4..4 + room].copy_from_slice(&index[..room]);
+        let room = (self.frame.len() - self.head).min(8);
+        self.frame[self.head..self.head + room].copy_from_slice(&index[..room]);
     }
 
     /// Fills as much of `out` as the stream has left; returns how much.
@@ -348,12 +393,12 @@ fn check_echoes(
     mut stream: &TcpStream,
     conn: usize,
     frames: u64,
-    size: u32,
+    shape: Shape,
     marks: &mut Marks,
     checked: &AtomicU64,
 ) -> Result<(), String> {
-    let mut expected = Wire::new(conn, frames, size);
-    let total = (4 + u64::from(size)).saturating_mul(frames);
+    let mut expected = Wire::new(conn, frames, shape);
+    let total = (shape.len() as u64).saturating_mul(frames);
     let mut got = vec![0u8; CHUNK];
     let mut want = vec![0u8; CHUNK];
     let mut seen = 0u64;
@@ -381,13 +426,13 @@ fn check_echoes(
     Ok(())
 }
 
-/// `conns` connections, each pipelining `frames` frames of `size` bytes
+/// `conns` connections, each pipelining `frames` frames of `shape`
 /// from a writer thread while a reader thread checks the echoes.
 fn pipelined(
     addr: SocketAddr,
     conns: usize,
     frames: u64,
-    size: u32,
+    shape: Shape,
     checked: &AtomicU64,
 ) -> Result<Report, String> {
     let streams = (0..conns)
@@ -400,7 +445,7 @@ fn pipelined(
             .enumerate()
             .map(|(conn, stream)| {
                 spawn(s, "reader", move || {
-                    one_pipelined(stream, conn, frames, size, checked)
+                    one_pipelined(stream, conn, frames, shape, checked)
                 })
             })
             .collect();
@@ -423,14 +468,14 @@ fn one_pipelined(
     stream: &TcpStream,
     conn: usize,
     frames: u64,
-    size: u32,
+    shape: Shape,
     checked: &AtomicU64,
 ) -> Result<Histogram<u32>, String> {
     let (to_reader, from_writer) = mpsc::channel();
     let mut marks = Marks::new(from_writer);
     thread::scope(|s| {
         let writer = spawn(s, "writer", move || {
-            send_marked(stream, conn, frames, size, to_reader)
+            send_marked(stream, conn, frames, shape, to_reader)
         });
         let writer = match writer {
             Ok(w) => w,
@@ -439,7 +484,7 @@ fn one_pipelined(
                 return Err(e);
             }
         };
-        let read = check_echoes(stream, conn, frames, size, &mut marks, checked);
+        let read = check_echoes(stream, conn, frames, shape, &mut marks, checked);
         // A failed check leaves the writer blocked on a full socket:
         // shutting the socket down lets it return.
         let _ = stream.shutdown(Shutdown::Both);
@@ -457,10 +502,10 @@ fn send_marked(
     mut stream: &TcpStream,
     conn: usize,
     frames: u64,
-    size: u32,
+    shape: Shape,
     to_reader: Sender<Mark>,
 ) -> Result<(), String> {
-    let mut wire = Wire::new(conn, frames, size);
+    let mut wire = Wire::new(conn, frames, shape);
     let mut buf = vec![0u8; CHUNK];
     let mut end = 0u64;
     loop {
@@ -480,13 +525,13 @@ fn send_marked(
     }
 }
 
-/// `conns` connections, each sending `frames` frames of `size` bytes one at
+/// `conns` connections, each sending `frames` frames of `shape` one at
 /// a time, waiting for each echo (checked) before the next.
 fn ping_pong(
     addr: SocketAddr,
     conns: usize,
     frames: u64,
-    size: u32,
+    shape: Shape,
     checked: &AtomicU64,
 ) -> Result<Report, String> {
     let streams = (0..conns)
@@ -499,7 +544,7 @@ fn ping_pong(
             .enumerate()
             .map(|(conn, stream)| {
                 spawn(s, "client", move || {
-                    one_ping_pong(stream, conn, frames, size, checked)
+                    one_ping_pong(stream, conn, frames, shape, checked)
                 })
             })
             .collect();
@@ -524,11 +569,11 @@ fn one_ping_pong(
     stream: &TcpStream,
     conn: usize,
     frames: u64,
-    size: u32,
+    shape: Shape,
     checked: &AtomicU64,
 ) -> Result<Histogram<u32>, String> {
-    let mut wire = Wire::new(conn, frames, size);
-    let mut frame = vec![0u8; 4 + size as usize];
+    let mut wire = Wire::new(conn, frames, shape);
+    let mut frame = vec![0u8; shape.len()];
     let mut echo = vec![0u8; frame.len()];
     let mut rtts = new_latency();
     let mut io: &TcpStream = stream;
@@ -575,6 +620,49 @@ mod tests {
         assert_eq!(marks.latency.len(), 3);
     }
 
+    /// The whole wire of `frames` frames of `size` bytes under `format`.
+    fn wire(format: &str, frames: u64, size: usize) -> (Vec<u8>, Shape) {
+        let plan = Plan {
+            addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            codec: Codec::from_format(format).unwrap(),
+            conns: 1,
+            frames,
+            size,
+            ping_pong: false,
+        };
+        let shape = plan.shape().unwrap();
+        let mut out = vec![0u8; shape.len() * frames as usize + 1];
+        let n = Wire::new(3, frames, shape).fill(&mut out);
+        out.truncate(n);
+        assert_eq!(n as u64, plan.frame_len() * frames, "{format}");
+        (out, shape)
+    }
+
+    #[test]
+    fn the_wire_is_frames_of_the_header_format_each_stamped() {
+        for (format, size, header) in [
+            ("!I", 300, &[0, 0, 1, 44][..]),
+            ("<H", 300, &[44, 1]),
+            ("varint", 0, &[0]),
+            ("varint", 127, &[127]),
+            ("varint", 300, &[0xac, 0x02]),
+            ("varint-strict", 70_000, &[0xf0, 0xa2, 0x04]),
+        ] {
+            let (wire, shape) = wire(format, 4, size);
+            assert_eq!(&shape.header[..], header, "{format} {size}");
+            let mut dec = Codec::from_format(format).unwrap().new_decoder();
+            let mut frames = dec.frames(&wire);
+            for i in 0..4u64 {
+                let frame = frames.next().unwrap().unwrap();
+                assert_eq!(frame.len(), size, "{format}");
+                let k = size.min(8);
+                assert_eq!(frame[..k], i.to_le_bytes()[..k], "{format} frame {i}");
+            }
+            assert!(frames.next().is_none());
+            assert_eq!(frames.consumed(), wire.len(), "{format}");
+        }
+    }
+
     #[test]
     fn percentiles_are_ordered_and_in_microseconds() {
         let mut latency = new_latency();
@@ -591,6 +679,7 @@ mod tests {
         assert_eq!(p.samples, 1000);
         let plan = Plan {
             addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            codec: Codec::default(),
             conns: 1,
             frames: 1000,
             size: 16,

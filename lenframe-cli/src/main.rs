@@ -3,9 +3,10 @@
 //! * `lenframe serve`: a production length-prefixed echo server (an event
 //!   loop over nonblocking sockets, with limits, backpressure and a clean
 //!   shutdown), see [`serve`].
-//! * `lenframe load ADDR`: a load generator for any `!I` echo server that
-//!   checks every echo and reports latency percentiles, see [`load`] (and
-//!   [`progress`], its bar on a terminal).
+//! * `lenframe load ADDR`: a load generator for any length-prefixed echo
+//!   server (`!I` unless `--header` says otherwise) that checks every echo
+//!   and reports latency percentiles, see [`load`] (and [`progress`], its
+//!   bar on a terminal).
 //!
 //! This file holds the command line (clap) and the dispatch; results go to
 //! stdout (JSON Lines with the global `--json`), diagnostics to stderr,
@@ -76,7 +77,8 @@ struct ServeArgs {
     addr: String,
 
     /// Python struct format of the length header (`!I`, `i`, `<H`, `>Q`,
-    /// ...); a peer using struct.pack('i') needs `i`
+    /// ...) or varint (protobuf-delimited; varint-strict: minimal varints
+    /// only); a peer using struct.pack('i') needs `i`
     #[arg(long, value_name = "FMT", default_value = "!I")]
     header: HeaderFormat,
 
@@ -123,8 +125,10 @@ struct ServeArgs {
 const SERVE_ABOUT: &str = "\
 Echo length-prefixed frames over TCP (and datagrams over UDP).
 
-Every TCP frame comes back as one frame in the same header format; UDP
-datagrams to the same address come back as they are. stdout gets
+Every TCP frame comes back as one frame in the same header format (with
+`--header varint`, protobuf-delimited streams, each frame's bytes as they
+came, a non-minimal varint included); UDP datagrams to the same address
+come back as they are. stdout gets
 `listening on ADDR` first, then `limits: ...`, then `connected PEER` and
 `disconnected PEER: N frames, B bytes echoed (REASON)` for every client. A
 peer that sends an oversize or negative length, garbage, or disconnects
@@ -149,13 +153,19 @@ bound is the open-file limit (a connection past it is accepted and closed
 at once, with one stderr line, and the server goes on), and --max-memory
 1 GiB. Give both flags there.";
 
-/// Drive a `!I` echo server and check every echo.
+/// Drive a length-prefixed echo server and check every echo.
 #[derive(Args)]
 #[command(long_about = LOAD_ABOUT)]
 struct LoadArgs {
     /// The echo server (HOST:PORT)
     #[arg(value_name = "ADDR")]
     addr: String,
+
+    /// Python struct format of the length header (`!I`, `i`, `<H`, `>Q`,
+    /// ...) or varint (protobuf-delimited; varint-strict sends the same
+    /// bytes): the server's
+    #[arg(long, value_name = "FMT", default_value = "!I")]
+    header: HeaderFormat,
 
     /// Connections, each with its own writer and reader threads
     #[arg(long, value_name = "C", value_parser = limits::at_least_one)]
@@ -181,13 +191,15 @@ struct LoadArgs {
 }
 
 const LOAD_ABOUT: &str = "\
-Drive a `!I` echo server and check every echo.
+Drive a length-prefixed echo server and check every echo.
 
 C connections to ADDR, each pipelining N frames of --size bytes from a
 writer thread while a reader thread checks every echoed byte. With
 --pingpong each connection keeps one frame in flight instead. The frames
 are `!I` (4-byte big-endian length, then the payload), what `lenframe
-serve` speaks by default.
+serve` speaks by default, or what --header says: `--header varint` sends
+protobuf-delimited frames (an unsigned LEB128 length, in its shortest
+form, then the payload), for `lenframe serve --header varint`.
 
 One stdout line when the run ends: frames per second, and the latency's
 p50, p90, p99, p99.9 and max (an HdrHistogram, 3 significant figures).
@@ -195,8 +207,8 @@ Ping-pong: every round trip, from writing a frame to reading the last byte
 of its echo. Pipelined: one sample per write of up to 64 KiB, from
 handing it to the socket (waiting for room included) to reading the echo
 of its last byte. With --json the line is
-  {\"event\":\"load\", \"mode\":\"pipelined\"|\"pingpong\", \"conns\", \"frames\",
-   \"size\", \"frames_echoed\", \"elapsed_secs\", \"frames_per_sec\",
+  {\"event\":\"load\", \"mode\":\"pipelined\"|\"pingpong\", \"header\", \"conns\",
+   \"frames\", \"size\", \"frames_echoed\", \"elapsed_secs\", \"frames_per_sec\",
    \"latency_samples\", \"p50_us\", \"p90_us\", \"p99_us\", \"p999_us\", \"max_us\"}
 
 A progress bar on stderr while it runs, only when stderr is a terminal.
@@ -242,19 +254,21 @@ fn serve_config(args: ServeArgs, json: bool) -> Result<serve::Config, String> {
     })
 }
 
-/// Checks `--size` against `!I` and `--max-frame`, resolves ADDR, runs
-/// the load (a bar on a terminal's stderr) and prints its one line, JSON
-/// if `json`.
+/// Checks `--size` against `--header` and `--max-frame`, resolves ADDR,
+/// runs the load (a bar on a terminal's stderr) and prints its one line,
+/// JSON if `json`.
 fn run_load(args: &LoadArgs, json: bool) -> ExitCode {
-    if let Err(message) = check_size(args.size, args.max_frame) {
-        return usage_error(&message);
-    }
+    let codec = match load_codec(args.header, args.size, args.max_frame) {
+        Ok(codec) => codec,
+        Err(message) => return usage_error(&message),
+    };
     let addr = match resolve(&args.addr) {
         Ok(addr) => addr,
         Err(message) => return runtime_error(&message),
     };
     let plan = load::Plan {
         addr,
+        codec,
         conns: args.conns,
         frames: args.frames,
         size: args.size,
@@ -270,13 +284,15 @@ fn run_load(args: &LoadArgs, json: bool) -> ExitCode {
     }
 }
 
-/// Refuses a `--size` before connecting: a server would only close the
-/// connection, and the run would fail with a bare "Broken pipe".
-fn check_size(size: usize, max_frame: usize) -> Result<(), String> {
-    if u32::try_from(size).is_err() {
+/// The codec of `--header` and `--max-frame`. Refuses a `--size` before
+/// connecting: a server would only close the connection, and the run
+/// would fail with a bare "Broken pipe".
+fn load_codec(header: HeaderFormat, size: usize, max_frame: usize) -> Result<Codec, String> {
+    // usize -> u64 is lossless.
+    if size as u64 > header.max_value() {
         return Err(format!(
-            "--size {size}: a !I header says at most {} bytes",
-            u32::MAX
+            "--size {size}: a {header} header says at most {} bytes",
+            header.max_value()
         ));
     }
     if size > max_frame {
@@ -284,7 +300,15 @@ fn check_size(size: usize, max_frame: usize) -> Result<(), String> {
             "--size {size} is over --max-frame {max_frame}: raise --max-frame here, and on the server"
         ));
     }
-    Ok(())
+    let codec = Codec::builder()
+        .format(header)
+        .max_frame_len(max_frame)
+        .build()
+        .map_err(|e| format!("--header {header} --max-frame {max_frame}: {e}"))?;
+    codec
+        .header(size)
+        .map_err(|e| format!("--size {size}: {e}"))?;
+    Ok(codec)
 }
 
 fn resolve(addr: &str) -> Result<SocketAddr, String> {

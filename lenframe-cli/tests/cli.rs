@@ -36,8 +36,26 @@ fn help_lists_the_commands_and_every_flag() {
     let out = run(&["load", "--help"]);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    for flag in ["--conns", "--frames", "--size", "--pingpong", "--json"] {
+    for flag in [
+        "--conns",
+        "--frames",
+        "--size",
+        "--pingpong",
+        "--json",
+        "--header",
+    ] {
         assert!(text.contains(flag), "load --help lacks {flag}: {text}");
+    }
+    // Both flags that take a header name the varint one, short help too.
+    for command in ["serve", "load"] {
+        for help in ["-h", "--help"] {
+            let out = run(&[command, help]);
+            let text = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                text.contains("varint (protobuf-delimited"),
+                "{command} {help}: {text}"
+            );
+        }
     }
     // The short help too.
     let out = run(&["serve", "-h"]);

@@ -382,7 +382,7 @@ fn nonsensical_flags_exit_2_with_one_line() {
             "--frames",
             "5",
             "--header",
-            "i",
+            "x",
         ],
     ] {
         let mut all = vec!["load"];
@@ -405,6 +405,26 @@ fn nonsensical_flags_exit_2_with_one_line() {
         "--size 9M",
     );
     assert!(line.contains("raise --max-frame"), "{line}");
+    // What the header cannot say, before connecting.
+    let line = usage_error(
+        &run(&[
+            "load",
+            "127.0.0.1:9",
+            "--conns",
+            "1",
+            "--frames",
+            "1",
+            "--header",
+            "<H",
+            "--size",
+            "65536",
+        ]),
+        "--header <H --size 65536",
+    );
+    assert!(
+        line.contains("a <H header says at most 65535 bytes"),
+        "{line}"
+    );
 }
 
 #[test]
