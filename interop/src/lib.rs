@@ -2,7 +2,8 @@
 //! (`Codec::from_format("varint")`, protobuf's length-delimited framing)
 //! is byte-exact with protobuf peers, and a bench of its speed.
 //!
-//! The library is empty; the package is its tests and its bench:
+//! The library is empty; the package is its tests, its bench and one
+//! example:
 //!
 //! - `tests/prost_interop.rs`: lenframe against prost's
 //!   `encode_length_delimited` / `decode_length_delimited`, byte for byte,
@@ -14,3 +15,13 @@
 //! - `benches/varint.rs`: 16-byte frames decoded and encoded by lenframe,
 //!   by `unsigned_varint::codec::UviBytes` and by a hand loop over
 //!   `prost::encoding`, side by side (`cargo bench -p lenframe-interop`).
+//! - `examples/protobuf_over_tcp.rs`: the README's "Protobuf over TCP"
+//!   program, run as the doctest below (`tests/readme.rs` checks that the
+//!   README shows it as it is).
+
+/// The README's "Protobuf over TCP" program (`examples/protobuf_over_tcp.rs`),
+/// run as a doctest.
+#[doc = "```rust"]
+#[doc = include_str!("../examples/protobuf_over_tcp.rs")]
+#[doc = "```"]
+pub mod protobuf_over_tcp {}
