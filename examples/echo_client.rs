@@ -42,7 +42,8 @@ struct Args {
     /// Server address
     #[arg(long, default_value = "127.0.0.1:9000")]
     addr: String,
-    /// Python struct format of the length header (the server's)
+    /// Python struct format of the length header (the server's) or varint
+    /// (protobuf-delimited)
     #[arg(long, value_name = "FMT", default_value = "!I")]
     header: HeaderFormat,
     /// Largest payload sent or accepted back, in bytes
@@ -203,7 +204,11 @@ fn stopped(got: u64, sent: u64, err: Option<Error>, codec: Codec, largest: usize
     let closed = format!("the server closed the connection after {got}/{sent} echoes");
     match err {
         // Bytes came back that are not a frame (an HTTP error page, say).
-        Some(err @ (Error::FrameTooLarge { .. } | Error::NegativeLength { .. })) => {
+        Some(
+            err @ (Error::FrameTooLarge { .. }
+            | Error::NegativeLength { .. }
+            | Error::BadVarint { .. }),
+        ) => {
             format!("echo {} is not a `{format}` frame: {err}", got + 1)
         }
         _ if largest > DEFAULT_MAX_FRAME_LEN => format!(

@@ -42,7 +42,7 @@ struct Args {
     #[arg(long, default_value = "127.0.0.1:9000")]
     addr: String,
     /// Python struct format of the length header (peers that send
-    /// struct.pack('i', n) need i)
+    /// struct.pack('i', n) need i) or varint (protobuf-delimited)
     #[arg(long, value_name = "FMT", default_value = "!I")]
     header: HeaderFormat,
     /// Largest payload accepted, in bytes
