@@ -810,16 +810,29 @@ fn file_transfer_once_exits_0_after_one_file() {
     assert_eq!(std::fs::read(inbox.join("one.txt")).unwrap(), b"just one");
 }
 
-/// The README walks `examples/echo_server.rs` in `rust,ignore` excerpts:
-/// each excerpt must still be in the example, line for line (indentation
-/// aside), so the walkthrough cannot drift from the program it explains.
+/// The README walks `examples/echo_server.rs` in `rust,ignore` excerpts
+/// (its section "echo_server, line by line"; other sections' `rust,ignore`
+/// blocks are other programs): each excerpt must still be in the example,
+/// line for line (indentation aside), so the walkthrough cannot drift from
+/// the program it explains.
 #[test]
 fn the_readme_walkthrough_quotes_the_echo_server_as_it_is() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let start = readme
+        .find("### echo_server, line by line\n")
+        .expect("the README's echo_server walkthrough");
+    let section = &readme[start..];
+    // Up to the next section (`##` or `###`; the `#` lines of its shell
+    // blocks are comments).
+    let end = ["\n## ", "\n### "]
+        .iter()
+        .filter_map(|h| section.find(h))
+        .min()
+        .unwrap_or(section.len());
     let source = std::fs::read_to_string(root.join("examples/echo_server.rs")).unwrap();
     let source: Vec<&str> = source.lines().map(str::trim).collect();
-    let excerpts: Vec<Vec<&str>> = readme
+    let excerpts: Vec<Vec<&str>> = section[..end]
         .split("```rust,ignore\n")
         .skip(1)
         .map(|rest| {
