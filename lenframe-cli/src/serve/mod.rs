@@ -1,9 +1,10 @@
 //! `lenframe serve`: a framed TCP echo server, and a UDP echo on the same
 //! address.
 //!
-//! Every TCP frame is echoed back as one frame in the same header format;
-//! UDP datagrams to the same IP and port are echoed verbatim (RFC 862
-//! style).
+//! Every TCP frame is echoed back as one frame in the same header format
+//! (a fixed-size `struct` integer, or a varint: protobuf's delimited
+//! streams, each header as long as its length needs); UDP datagrams to
+//! the same IP and port are echoed verbatim (RFC 862 style).
 //!
 //! # Design
 //!
@@ -48,7 +49,8 @@
 //!   The server never aborts for lack of resources.
 //! * A bad peer (oversize or negative length, garbage, EOF or reset
 //!   mid-frame) costs only its own connection and one line on stderr, with
-//!   a hint when the other byte order explains its header ([`hint`]).
+//!   a hint when the other byte order explains its header ([`hint`];
+//!   fixed-size headers only, a varint has one byte order).
 //!
 //! # Output
 //!
