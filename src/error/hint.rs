@@ -69,6 +69,10 @@
 //! * A legitimate frame far over the maximum can read as a small length
 //!   in the other byte order: a 16 MiB frame over an 8 MiB limit
 //!   (`01 00 00 00`) reads as 1, and gets the byte-order question.
+//! * A varint header has no byte order, but its length over the maximum
+//!   is the same `FrameTooLarge { len, max }`, and `Display` cannot tell
+//!   it from a fixed header's: a round length (10 MiB, whose bytes read
+//!   backwards are 40 960) gets the byte-order question too.
 
 use core::fmt;
 

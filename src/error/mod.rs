@@ -124,7 +124,9 @@ pub enum Error {
         part: FramePart,
         /// How many bytes of that part arrived.
         got: u64,
-        /// How many bytes that part should have had.
+        /// How many bytes that part should have had. For a varint header
+        /// cut short (every byte so far saying more follow), one more
+        /// than arrived: the least it could still have needed.
         expected: u64,
     },
     /// A varint length header (format `"varint"` or `"varint-strict"`)
