@@ -45,6 +45,15 @@ pub fn check(data: &[u8]) {
     if codec.length_adjustment() < 0 {
         hit(C::negative_adjustment);
     }
+    if codec.format().is_varint() {
+        hit(C::varint_codec);
+        if codec.format().kind() == lenframe::HeaderKind::StrictVarint {
+            hit(C::varint_strict);
+        }
+        if codec.num_skip() == 0 {
+            hit(C::varint_kept_prefix);
+        }
+    }
     let shape = spec::Wire::parse(&codec, &[]);
     let input = draw::input(&mut d, &shape);
     let wire = spec::Wire::parse(&codec, &input);

@@ -171,7 +171,7 @@ impl Run<'_, '_> {
         let Head::Len(len) = it.head else {
             unreachable!()
         };
-        Some(self.w.end_of(it.start, len).min(usize::MAX as u128) as usize)
+        Some(it.end(len).min(usize::MAX as u128) as usize)
     }
 
     /// Marks the frame being skipped or streamed done once all of it was
@@ -322,7 +322,7 @@ impl Run<'_, '_> {
         hit(C::d_begin_stream);
         let max_len = stream_max(d, self.w);
         self.trail.push(format!("begin_stream({max_len})"));
-        let limit = Limit::Stream(self.w.stream_limit(max_len));
+        let limit = Limit::Stream(max_len);
         self.abandon_stream();
         self.settle_pass();
         let due = self.discard_due();

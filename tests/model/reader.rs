@@ -13,7 +13,7 @@ use lenframe::{Codec, Error, FrameDecoder, FramePart, FrameReader, Framed, Paylo
 use super::coverage::{hit, C};
 use super::dice::Dice;
 use super::source::{Log, Source};
-use super::spec::{Cursor, Ev, Fault, Limit, Phase, Wire};
+use super::spec::{Bad, Cursor, Ev, Fault, Limit, Phase, Wire};
 
 /// The reading side of a handle the model drives: a [`FrameReader`] over
 /// any reader, or a [`Framed`] stream.
@@ -224,7 +224,11 @@ impl Run<'_, '_> {
                 "blocked with {have} bytes in: {}",
                 self.ctx(&got)
             );
-            self.partial = r.buffer().len() >= self.w.hl
+            self.partial = self
+                .w
+                .items
+                .get(self.cur.next)
+                .is_some_and(|it| r.buffer().len() >= it.hl)
                 && self.cur.phase == Phase::Boundary
                 && self.cur.fatal.is_none();
             return None;
@@ -363,7 +367,7 @@ impl Run<'_, '_> {
     pub fn stream<R: Read>(&mut self, r: &mut FrameReader<R>, d: &mut Dice<'_>) {
         hit(C::r_stream);
         let max_len = stream_max(d, self.w);
-        let limit = Limit::Stream(self.w.stream_limit(max_len));
+        let limit = Limit::Stream(max_len);
         self.trail.push(format!("read_frame_stream({max_len})"));
         if self.cur.phase == Phase::Skipping {
             hit(C::r_stream_while_skipping);
@@ -401,10 +405,11 @@ impl Run<'_, '_> {
             );
         };
         hit(C::ev_stream);
-        if len - (self.w.hl - self.w.skip) as u64 > self.w.max {
+        let kept = self.w.kept(&self.w.items[self.cur.next]) as u64;
+        if len - kept > self.w.max {
             hit(C::r_stream_over_buffered_max);
         }
-        if self.w.skip < self.w.hl {
+        if kept > 0 {
             hit(C::r_stream_with_header_bytes);
         }
         assert_eq!((p.len(), p.remaining()), (len, len), "{:?}", self.trail);
@@ -535,11 +540,12 @@ impl Run<'_, '_> {
         );
         let inner = e.into_inner().expect("wraps the lenframe error");
         let inner = inner.downcast::<Error>().expect("a lenframe error");
-        let header_start = start - self.w.skip;
+        let it = self.w.items[self.cur.next];
+        assert_eq!(start, it.start + self.w.skip_of(&it));
         let want = Fault::Truncated {
             part: FramePart::Payload,
-            got: (self.input().len() - header_start - self.w.hl) as u64,
-            expected: len - (self.w.hl - self.w.skip) as u64,
+            got: (self.input().len() - it.start - it.hl) as u64,
+            expected: len - self.w.kept(&it) as u64,
         };
         assert!(want.is(&inner), "{inner:?}, model says {want:?}");
     }
@@ -594,5 +600,13 @@ pub fn count_fault(f: Fault, fatal: bool) {
             ..
         } => C::ev_truncated_header,
         Fault::Truncated { .. } => C::ev_truncated_payload,
+        Fault::BadVarint { bad, .. } => {
+            assert!(fatal);
+            match bad {
+                Bad::TooLong => C::varint_bad_too_long,
+                Bad::Overflow => C::varint_bad_overflow,
+                Bad::NotMinimal => C::varint_bad_not_minimal,
+            }
+        }
     });
 }

@@ -1,17 +1,20 @@
 //! The reference model: what a byte stream means under a `Codec`, written
 //! from the wire format's definition and never calling lenframe's decoder.
 //!
-//! Only the codec's accessors are used (the format's size, signedness and
-//! byte order, the offset, `num_skip`, the adjustment, the maximum and the
-//! policy): the header parsing, the limits, the event sequence and the
-//! end-of-stream verdicts are all computed here.
+//! Only the codec's accessors are used (the format's kind, size, signedness
+//! and byte order, the offset, `num_skip`, the adjustment, the maximum and
+//! the policy): the header parsing (fixed-size integers and LEB128
+//! varints), the limits, the event sequence and the end-of-stream verdicts
+//! are all computed here.
 //!
 //! The input is parsed once into [`Item`]s (one per complete header); a
 //! [`Cursor`] then walks them, one call at a time, with the limit of the
 //! call that makes the step (`max_frame_len` for buffered frames, the
 //! stream limit for streamed ones).
 
-use lenframe::{Codec, Error, FramePart, Oversize};
+use lenframe::{Codec, Error, FramePart, HeaderKind, Oversize};
+
+use super::coverage::{hit, C};
 
 /// What one complete header says, whatever the limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,13 +25,108 @@ pub enum Head {
     Negative(i64),
     /// Value minus adjustment is below zero or above `u64::MAX`.
     Adjustment { value: u64, adjustment: i64 },
+    /// A varint header no varint writer produces, proven so by its first
+    /// `len` bytes.
+    BadVarint { bad: Bad, len: u64 },
 }
 
-/// A complete header found in the input at `start`.
+/// Why a varint header is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Bad {
+    /// Every byte up to the longest header (10, or 9 strict) says more follow.
+    TooLong,
+    /// The value needs more than 64 bits (protobuf rules, 10th byte).
+    Overflow,
+    /// Strict rules: a last byte of 0 after others.
+    NotMinimal,
+}
+
+/// The rules a varint header is read by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rules {
+    /// protobuf: at most 10 bytes, a value within 64 bits, any encoding.
+    Protobuf,
+    /// multiformats unsigned-varint: at most 9 bytes, minimal encoding.
+    Strict,
+}
+
+impl Rules {
+    /// The longest header the rules accept.
+    pub fn max_len(self) -> usize {
+        match self {
+            Rules::Protobuf => 10,
+            Rules::Strict => 9,
+        }
+    }
+}
+
+/// A complete header found in the input at `start`: `hl` bytes (the
+/// codec's header region for a fixed format; for a varint, the bytes that
+/// decide it: the whole varint, or as far as it is proven bad).
 #[derive(Debug, Clone, Copy)]
 pub struct Item {
     pub start: usize,
+    pub hl: usize,
     pub head: Head,
+}
+
+impl Item {
+    /// The end of this frame if it carries `len` payload bytes.
+    pub fn end(&self, len: u64) -> u128 {
+        self.start as u128 + self.hl as u128 + u128::from(len)
+    }
+}
+
+/// The shortest unsigned LEB128 of `value`: the model's own encoder.
+pub fn leb128(value: u64) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut rest = u128::from(value);
+    loop {
+        let group = (rest % 128) as u8;
+        rest /= 128;
+        if rest == 0 {
+            out.push(group);
+            return out;
+        }
+        out.push(group | 0x80);
+    }
+}
+
+/// How `bytes` starts as a varint under `rules`: `Some((head, bytes that
+/// decide it))`, or `None` if more bytes are needed to tell. Written from
+/// the definition (a sum of 7-bit groups in a u128), not as lenframe's
+/// shift-and-mask loop.
+pub fn read_varint(bytes: &[u8], rules: Rules) -> Option<(Head, usize)> {
+    let most = rules.max_len();
+    let mut value: u128 = 0;
+    let mut scale: u128 = 1;
+    for (i, &b) in bytes.iter().enumerate().take(most) {
+        let n = i + 1;
+        let more = b >= 128;
+        value += u128::from(b % 128) * scale;
+        scale *= 128;
+        if more {
+            if n == most {
+                return Some((bad(Bad::TooLong, n), n));
+            }
+            continue;
+        }
+        if value > u128::from(u64::MAX) {
+            return Some((bad(Bad::Overflow, n), n));
+        }
+        if rules == Rules::Strict && n > 1 && b == 0 {
+            return Some((bad(Bad::NotMinimal, n), n));
+        }
+        return Some((Head::Len(value as u64), n));
+    }
+    None
+}
+
+fn bad(bad: Bad, len: usize) -> Head {
+    Head::BadVarint {
+        bad,
+        len: len as u64,
+    }
 }
 
 /// A decoding failure the model predicts, in the numbers lenframe reports.
@@ -54,6 +152,10 @@ pub enum Fault {
         part: FramePart,
         got: u64,
         expected: u64,
+    },
+    BadVarint {
+        bad: Bad,
+        len: u64,
     },
 }
 
@@ -87,6 +189,15 @@ impl Fault {
                     expected: x,
                 },
             ) => (part, got, expected) == (*p, *g, *x),
+            // The reason is prose: only its gist is compared.
+            (Fault::BadVarint { bad, len }, Error::BadVarint { reason, len: l }) => {
+                let gist = match bad {
+                    Bad::TooLong => "no end within",
+                    Bad::Overflow => "64 bits",
+                    Bad::NotMinimal => "not minimal",
+                };
+                len == *l && reason.contains(gist)
+            }
             _ => false,
         }
     }
@@ -116,7 +227,8 @@ pub enum Ev {
 pub enum Limit {
     /// `max_frame_len`: buffered frames (every face but the streaming one).
     Buffered,
-    /// A streamed frame with this limit (already clamped by `stream_limit`).
+    /// A streamed frame with this `max_len` (clamped per frame by
+    /// `stream_limit_at`).
     Stream(u64),
 }
 
@@ -167,6 +279,8 @@ pub struct Wire<'a> {
     pub adj: i64,
     pub max: u64,
     pub policy: Oversize,
+    /// `Some` for a varint header, with its rules.
+    pub varint: Option<Rules>,
 }
 
 impl<'a> Wire<'a> {
@@ -186,14 +300,34 @@ impl<'a> Wire<'a> {
             adj: codec.length_adjustment(),
             max: codec.max_frame_len() as u64,
             policy: codec.oversize(),
+            varint: match f.kind() {
+                HeaderKind::Fixed => None,
+                HeaderKind::Varint => Some(Rules::Protobuf),
+                HeaderKind::StrictVarint => Some(Rules::Strict),
+                other => panic!("a header kind the model does not know: {other:?}"),
+            },
         };
         assert_eq!(w.hl, codec.header_len(), "header region = offset + field");
+        if let Some(rules) = w.varint {
+            // The longest header, dropped whole or kept whole.
+            assert_eq!(w.hl, rules.max_len(), "a varint's header_len");
+            assert!(w.skip == 0 || w.skip == w.hl, "varint num_skip {}", w.skip);
+            assert_eq!(
+                (w.offset, w.adj),
+                (0, 0),
+                "a varint has no offset or adjustment"
+            );
+        }
         let mut pos = 0usize;
-        while input.len() - pos >= w.hl {
-            let head = w.head(&input[pos..pos + w.hl]);
-            w.items.push(Item { start: pos, head });
+        while let Some((head, hl)) = w.item_at(&input[pos..]) {
+            let item = Item {
+                start: pos,
+                hl,
+                head,
+            };
+            w.items.push(item);
             let Head::Len(len) = head else { break };
-            let end = w.end_of(pos, len);
+            let end = item.end(len);
             if end > input.len() as u128 {
                 break;
             }
@@ -203,8 +337,38 @@ impl<'a> Wire<'a> {
         w
     }
 
+    /// The header at the front of `bytes` and how many bytes decide it;
+    /// `None` if they are too few.
+    fn item_at(&self, bytes: &[u8]) -> Option<(Head, usize)> {
+        match self.varint {
+            Some(rules) => read_varint(bytes, rules),
+            None if bytes.len() >= self.hl => Some((self.head(&bytes[..self.hl]), self.hl)),
+            None => None,
+        }
+    }
+
+    /// Header bytes of `it` dropped from its frame: `num_skip` for a
+    /// fixed header; all or none of a varint.
+    pub fn skip_of(&self, it: &Item) -> usize {
+        match self.varint {
+            Some(_) if self.skip == 0 => 0,
+            Some(_) => it.hl,
+            None => self.skip,
+        }
+    }
+
+    /// Header bytes of `it` kept in its frame.
+    pub fn kept(&self, it: &Item) -> usize {
+        it.hl - self.skip_of(it)
+    }
+
     /// Largest value the length field can hold.
     pub fn field_max(&self) -> u64 {
+        match self.varint {
+            Some(Rules::Protobuf) => return u64::MAX,
+            Some(Rules::Strict) => return (1 << 63) - 1,
+            None => {}
+        }
         let bits = 8 * self.size as u32 - u32::from(self.signed);
         if bits == 64 {
             u64::MAX
@@ -213,14 +377,25 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// The limit of a streamed frame: `max_len`, but no more than the
-    /// largest payload the header can express with the adjustment, nor
-    /// more than leaves the frame's length (kept header bytes + payload)
-    /// a `u64`.
-    pub fn stream_limit(&self, max_len: u64) -> u64 {
+    /// The limit of a streamed frame with `kept` header bytes: `max_len`,
+    /// but no more than the largest payload the header can express with
+    /// the adjustment, nor more than leaves the frame's length (kept
+    /// header bytes + payload) a `u64`.
+    pub fn stream_limit_at(&self, max_len: u64, kept: usize) -> u64 {
         let expressible = i128::from(self.field_max()) - i128::from(self.adj);
-        let room = i128::from(u64::MAX) - (self.hl - self.skip) as i128;
+        let room = i128::from(u64::MAX) - kept as i128;
         i128::from(max_len).min(expressible).min(room) as u64
+    }
+
+    /// `stream_limit_at` for the codec's header region (for a varint,
+    /// whose frames keep 0 to 10 bytes, with none kept).
+    pub fn stream_limit(&self, max_len: u64) -> u64 {
+        let kept = if self.varint.is_some() {
+            0
+        } else {
+            self.hl - self.skip
+        };
+        self.stream_limit_at(max_len, kept)
     }
 
     /// What a header region says.
@@ -256,15 +431,10 @@ impl<'a> Wire<'a> {
         }
     }
 
-    /// The end of a frame of `len` payload bytes starting at `start`.
-    pub fn end_of(&self, start: usize, len: u64) -> u128 {
-        start as u128 + self.hl as u128 + u128::from(len)
-    }
-
     /// Bytes of a frame that the caller gets (header after `num_skip`,
     /// then the payload).
-    pub fn frame_bytes(&self, len: u64) -> u64 {
-        (self.hl - self.skip) as u64 + len
+    pub fn frame_bytes(&self, it: &Item, len: u64) -> u64 {
+        self.kept(it) as u64 + len
     }
 
     /// The header region for a payload of `len` bytes, offset bytes taken
@@ -279,8 +449,12 @@ impl<'a> Wire<'a> {
     }
 
     /// A header region carrying the raw bits `value` (any value: negative
-    /// signed values are passed as their two's complement bits).
+    /// signed values are passed as their two's complement bits; for a
+    /// varint, its shortest encoding).
     pub fn header_raw(&self, value: u64, fill: &[u8]) -> Vec<u8> {
+        if self.varint.is_some() {
+            return leb128(value);
+        }
         let mut out: Vec<u8> = (0..self.offset)
             .map(|i| fill.get(i).copied().unwrap_or(0))
             .collect();
@@ -294,11 +468,11 @@ impl<'a> Wire<'a> {
         out
     }
 
-    /// The limit value of a call.
-    pub fn limit(&self, limit: Limit) -> u64 {
+    /// The limit value of a call, for the frame `it`.
+    pub fn limit(&self, limit: Limit, it: &Item) -> u64 {
         match limit {
             Limit::Buffered => self.max,
-            Limit::Stream(m) => m,
+            Limit::Stream(m) => self.stream_limit_at(m, self.kept(it)),
         }
     }
 
@@ -317,7 +491,7 @@ impl<'a> Wire<'a> {
                 let Head::Len(len) = it.head else {
                     unreachable!("only frames are skipped or streamed")
                 };
-                let end = self.end_of(it.start, len).min(self.input.len() as u128);
+                let end = it.end(len).min(self.input.len() as u128);
                 (start, end as usize)
             }
             _ => (start, start),
@@ -331,7 +505,6 @@ impl<'a> Wire<'a> {
         if let Some(f) = cur.fatal {
             return Ev::Fail(f);
         }
-        let hl = self.hl as u64;
         loop {
             let item = self.items.get(cur.next).copied();
             if cur.phase != Phase::Boundary {
@@ -340,26 +513,35 @@ impl<'a> Wire<'a> {
                 let Head::Len(len) = it.head else {
                     unreachable!()
                 };
-                if self.end_of(it.start, len) <= avail as u128 {
+                if it.end(len) <= avail as u128 {
                     cur.next += 1;
                     cur.phase = Phase::Boundary;
                     continue;
                 }
-                return self.cut_payload(it.start, len, avail, eof);
+                return self.cut_payload(&it, len, avail, eof);
             }
             let start = item.map_or(self.tail, |it| it.start);
             debug_assert!(start <= avail);
-            let Some(it) = item.filter(|_| avail - start >= self.hl) else {
+            let Some(it) = item.filter(|it| avail - start >= it.hl) else {
                 if !eof {
                     return Ev::NeedMore;
                 }
                 if avail == start {
                     return Ev::Clean;
                 }
+                let got = (avail - start) as u64;
+                // A varint cut short: every byte so far said one more follows.
+                let expected = match self.varint {
+                    Some(_) => {
+                        hit(C::varint_truncated_header);
+                        got + 1
+                    }
+                    None => self.hl as u64,
+                };
                 return Ev::Fail(Fault::Truncated {
                     part: FramePart::Header,
-                    got: (avail - start) as u64,
-                    expected: hl,
+                    got,
+                    expected,
                 });
             };
             let len = match it.head {
@@ -367,32 +549,56 @@ impl<'a> Wire<'a> {
                 Head::Adjustment { value, adjustment } => {
                     return self.fatal(cur, Fault::Adjustment { value, adjustment });
                 }
+                Head::BadVarint { bad, len } => {
+                    return self.fatal(cur, Fault::BadVarint { bad, len });
+                }
                 Head::Len(len) => len,
             };
-            let max = self.limit(limit);
+            let max = self.limit(limit, &it);
             if len > max {
                 if self.policy == Oversize::Skip {
+                    if self.varint.is_some() {
+                        hit(C::varint_oversize_skip);
+                    }
                     cur.phase = Phase::Skipping;
                     return Ev::Skipped { len, max };
                 }
                 return self.fatal(cur, Fault::TooLarge { len, max });
             }
             if let Limit::Stream(_) = limit {
+                self.count_varint_frame(&it, len);
+                if self.varint.is_some() {
+                    hit(C::varint_stream);
+                }
                 cur.phase = Phase::Streaming { yielded: 0 };
                 return Ev::Stream {
-                    start: start + self.skip,
-                    len: self.frame_bytes(len),
+                    start: start + self.skip_of(&it),
+                    len: self.frame_bytes(&it, len),
                 };
             }
-            let end = self.end_of(start, len);
+            let end = it.end(len);
             if end <= avail as u128 {
+                self.count_varint_frame(&it, len);
                 cur.next += 1;
                 return Ev::Frame {
-                    start: start + self.skip,
+                    start: start + self.skip_of(&it),
                     end: end as usize,
                 };
             }
-            return self.cut_payload(start, len, avail, eof);
+            return self.cut_payload(&it, len, avail, eof);
+        }
+    }
+
+    /// Counts what a varint frame handed out exercised.
+    fn count_varint_frame(&self, it: &Item, len: u64) {
+        if self.varint.is_none() {
+            return;
+        }
+        if it.hl > 1 {
+            hit(C::varint_multi_byte_frame);
+        }
+        if it.hl > leb128(len).len() {
+            hit(C::varint_non_minimal_accepted);
         }
     }
 
@@ -402,29 +608,32 @@ impl<'a> Wire<'a> {
     }
 
     /// A frame whose payload has not all arrived.
-    fn cut_payload(&self, start: usize, len: u64, avail: usize, eof: bool) -> Ev {
+    fn cut_payload(&self, it: &Item, len: u64, avail: usize, eof: bool) -> Ev {
         if !eof {
             return Ev::NeedMore;
         }
         Ev::Fail(Fault::Truncated {
             part: FramePart::Payload,
-            got: (avail - start - self.hl) as u64,
+            got: (avail - it.start - it.hl) as u64,
             expected: len,
         })
     }
 
     /// How many more bytes a decoder waiting at `pos` (with `buffered`
-    /// bytes) needs before its next step: the rest of the header, of the
-    /// frame, or of the discard. Only meaningful right after a step that
-    /// needed more.
+    /// bytes) needs before its next step: the rest of the header (for a
+    /// varint, whose length shows only as its bytes arrive, one more
+    /// byte), of the frame, or of the discard. Only meaningful right after
+    /// a step that needed more.
     pub fn needed(&self, cur: &Cursor, pos: usize, buffered: usize) -> u128 {
         let have = (pos + buffered) as u128;
-        let item = self.items.get(cur.next);
         let start = self.start_of(cur) as u128;
-        let target = match item.map(|it| it.head) {
-            Some(Head::Len(len)) if have >= start + self.hl as u128 => {
-                self.end_of(start as usize, len)
-            }
+        let target = match self.items.get(cur.next) {
+            Some(it) if have >= it.end(0) => match it.head {
+                Head::Len(len) => it.end(len),
+                // (A bad header fails at once: no call waits on it.)
+                _ => it.end(0),
+            },
+            _ if self.varint.is_some() => have + 1,
             _ => start + self.hl as u128,
         };
         target.saturating_sub(have)

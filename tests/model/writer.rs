@@ -122,7 +122,7 @@ impl Read for Feed {
 /// One writing side checked against the model (shared with the `Framed`
 /// run, which writes through the same calls).
 pub struct Run<'w, 'a> {
-    w: &'w Wire<'a>,
+    pub w: &'w Wire<'a>,
     pub wire: Rc<RefCell<Vec<u8>>>,
     /// The model's encoding of every accepted frame, in order.
     pub expected: Vec<u8>,
@@ -223,7 +223,7 @@ impl Run<'_, '_> {
         assert_eq!(back.items.len(), self.accepted.len());
         for (it, payload) in back.items.iter().zip(&self.accepted) {
             assert_eq!(it.head, Head::Len(payload.len() as u64));
-            let at = it.start + back.hl;
+            let at = it.start + it.hl;
             assert_eq!(&self.expected[at..at + payload.len()], &payload[..]);
         }
     }
@@ -299,6 +299,13 @@ impl Run<'_, '_> {
         let len = match d.below(8) {
             0..=5 => d.below(max.min(40) as usize + 1),
             6 => max.saturating_add(1 + d.below(4) as u64).min(400) as usize,
+            // Varint headers of 2 and 3 bytes, and lengths at their edges.
+            _ if self.w.varint.is_some() => match d.below(4) {
+                0 => d.below(max.min(300) as usize + 1),
+                1 => 124 + d.below(8),
+                2 if max >= 16_376 => 16_376 + d.below(16),
+                _ => d.below(4),
+            },
             _ => d.below(4),
         };
         let payload = rng.bytes(len);
@@ -340,7 +347,13 @@ impl Run<'_, '_> {
             match (res, refusal) {
                 (Ok(()), None) => {
                     let start = self.expected.len();
-                    self.expected.extend(frame.clone().expect("encodable"));
+                    let frame = frame.clone().expect("encodable");
+                    if self.w.varint.is_some() && frame.len() - payload.len() > 1 {
+                        // Checked byte for byte: the wire is compared with
+                        // `expected`, the model's own LEB128.
+                        hit(C::varint_encoded_multi_byte);
+                    }
+                    self.expected.extend(frame);
                     self.accepted.push(payload.clone());
                     let wire = self.wire.borrow().len();
                     if wire > start && wire < self.expected.len() {
@@ -401,7 +414,8 @@ impl Run<'_, '_> {
         } else {
             None
         };
-        let whole = self.w.hl + len as usize;
+        let head = self.w.header_for(len, &[]).map_or(self.w.hl, |h| h.len());
+        let whole = head + len as usize;
         let before = self.wire.borrow().len();
         let res = fw.write_frame_from(len, &mut feed);
         if !self.refused(&res, before) {
