@@ -104,6 +104,23 @@ pub struct Codec {
     /// `usize::MAX` for a varint, whose every header takes the varint
     /// path (so fixed headers pay nothing for varints existing).
     pub(crate) head_min: usize,
+    /// One more than the largest payload a one-byte varint header carries
+    /// (the maximum, at most 127) for a varint codec; 0 for a fixed one,
+    /// so that `len < varint_small_end` is the varint encoders' whole test
+    /// of their commonest case.
+    pub(crate) varint_small_end: usize,
+}
+
+/// `varint_small_end` for `format` with a maximum payload of `max`.
+const fn varint_small_end(format: &HeaderFormat, max: usize) -> usize {
+    if !format.is_varint() {
+        return 0;
+    }
+    if max < 0x7f {
+        max + 1
+    } else {
+        0x80
+    }
 }
 
 /// `head_min` for a header region of `header_len` bytes in `format`.
@@ -145,6 +162,7 @@ impl Codec {
             raw_lo: 0,
             raw_span: max as u64,
             head_min: head_min(&format, format.size()),
+            varint_small_end: varint_small_end(&format, max),
         }
     }
 
@@ -618,6 +636,7 @@ impl CodecBuilder {
             max_frame_len: max,
             oversize: self.oversize,
             head_min: head_min(&self.format, header_len),
+            varint_small_end: varint_small_end(&self.format, max),
         })
     }
 

@@ -38,6 +38,12 @@ impl Codec {
     #[inline(always)]
     fn encode_slice(&self, payload: &[u8], dst: &mut BytesMut) -> Result<()> {
         let Some((word, len)) = self.header_word(payload.len()) else {
+            if payload.len() < self.varint_small_end {
+                // A varint header of one byte: the byte is the length.
+                dst.put_u8(payload.len() as u8);
+                dst.extend_from_slice(payload);
+                return Ok(());
+            }
             if self.format.is_varint() && payload.len() <= self.max_frame_len {
                 put_varint(payload.len(), dst);
                 dst.extend_from_slice(payload);
@@ -121,6 +127,12 @@ impl Codec {
     #[inline(always)]
     pub(crate) fn try_encode_to_vec(&self, payload: &[u8], dst: &mut Vec<u8>) -> bool {
         let Some((word, len)) = self.header_word(payload.len()) else {
+            if payload.len() < self.varint_small_end {
+                // A varint header of one byte: the byte is the length.
+                dst.push(payload.len() as u8);
+                dst.extend_from_slice(payload);
+                return true;
+            }
             if self.format.is_varint() && payload.len() <= self.max_frame_len {
                 put_varint(payload.len(), dst);
                 dst.extend_from_slice(payload);

@@ -180,14 +180,15 @@ impl Codec {
     /// says why not.
     #[inline(always)]
     pub(crate) fn header_word(&self, payload_len: usize) -> Option<([u8; 8], usize)> {
-        let value = self.header_value(payload_len)?;
+        // The header's length first: a varint (or an offset header) skips
+        // the value's computation on its way to its callers' own paths.
         if self.header_len > 8 {
-            // Varint headers (header_len 10 or 9) come this way too: the
-            // callers' general paths write them. (A call here, whose result
-            // joins the fixed-size path, cost that path 2 instructions a
-            // frame: benches/guard.py.)
+            // Varint headers (header_len 10 or 9) come this way. (A call
+            // here, whose result joins the fixed-size path, cost that path
+            // 2 instructions a frame: benches/guard.py.)
             return None;
         }
+        let value = self.header_value(payload_len)?;
         // header_len is 1..=8 (offset + a field of 1 to 8 bytes), so both
         // shifts are 0..=56; the value fits its field, so no bit is lost.
         let word = if self.format.is_big_endian() {
