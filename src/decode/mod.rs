@@ -121,14 +121,15 @@ pub struct Streamed {
 // clamps max_frame_len below usize::MAX - header_len). `Body::header` is
 // this frame's header length: header_len, or a varint's own length.
 //
+// `Pass::remaining` counts every byte of the frame not yet passed, header
+// bytes included, and can exceed u64 (a `Q` header declaring 2^64-1 plus
+// the header), so it is a u128. End of stream (`end_of_stream`) is clean only in `Head` with
+// nothing buffered; anything else is `Truncated`.
+//
 // A varint header (`codec.head_min` is usize::MAX) always leaves `step`'s
 // fixed-size path for `step_varint`, which reads it afresh from the front
 // of the buffer until it is whole (at most 10 bytes, so re-reading a
-// header split across reads costs nothing worth keeping state for). `Pass::remaining` counts
-// every byte of the frame not yet passed, header bytes included, and can
-// exceed u64 (a `Q` header declaring 2^64-1 plus the header), so it is a
-// u128. End of stream (`end_of_stream`) is clean only in `Head` with
-// nothing buffered; anything else is `Truncated`.
+// header split across reads costs nothing worth keeping state for).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Head,
@@ -260,8 +261,8 @@ impl FrameDecoder {
             return self.step_in_frame(buf);
         }
         if buf.len() < self.codec.head_min {
-            if self.codec.format.is_varint() {
-                return self.step_varint(buf);
+            if let Some(rules) = self.codec.format.varint_rules() {
+                return self.step_varint(buf, rules);
             }
             return Ok(Step::Need);
         }
@@ -286,8 +287,8 @@ impl FrameDecoder {
 
     /// `step` between frames for a varint header.
     #[inline]
-    fn step_varint(&mut self, buf: &[u8]) -> Result<Step, Fault> {
-        let (len, header) = match self.read_varint(buf)? {
+    fn step_varint(&mut self, buf: &[u8], rules: varint::Rules) -> Result<Step, Fault> {
+        let (len, header) = match self.read_varint(buf, rules)? {
             Some(read) => read,
             None => return Ok(Step::Need),
         };
@@ -309,10 +310,11 @@ impl FrameDecoder {
     /// whole yet, or the fault (the decoder's state set as for any bad
     /// header).
     #[inline]
-    fn read_varint(&mut self, buf: &[u8]) -> Result<Option<(u64, usize)>, Fault> {
-        let Some(rules) = self.codec.format.varint_rules() else {
-            unreachable!("varint codecs only")
-        };
+    fn read_varint(
+        &mut self,
+        buf: &[u8],
+        rules: varint::Rules,
+    ) -> Result<Option<(u64, usize)>, Fault> {
         match varint::read(buf, rules) {
             Ok(Some((len, header))) => match self.codec.varint_len(len) {
                 Ok(len) => Ok(Some((len, header))),
