@@ -331,9 +331,9 @@ impl HeaderFormat {
     /// # Panics
     ///
     /// If `bytes` is shorter than [`size`](Self::size); for a varint
-    /// format, if `bytes` does not start with a whole valid varint (
-    /// [`Codec::payload_len_of`](crate::Codec::payload_len_of) is the
-    /// checked form, for bytes from a peer).
+    /// format, if `bytes` does not start with a whole valid varint. For
+    /// bytes from a peer, [`Codec::payload_len_of`](crate::Codec::payload_len_of)
+    /// is the checked form.
     ///
     /// ```
     /// let f: lenframe::HeaderFormat = ">h".parse()?;
