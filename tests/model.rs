@@ -76,3 +76,13 @@ fn seeds_one_by_one() {
         check::check(&check::seeded(seed, 2048));
     }
 }
+
+/// Runs the model check on one file (`MODEL_FILE`), such as a fuzz
+/// crash: `MODEL_FILE=fuzz/artifacts/model/crash-... cargo test --test
+/// model one_file -- --ignored --nocapture`.
+#[test]
+#[ignore = "a debugging aid"]
+fn one_file() {
+    let path = std::env::var("MODEL_FILE").expect("MODEL_FILE=path");
+    check::check(&std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}")));
+}

@@ -9,6 +9,7 @@ use lenframe::{Codec, Decoded, Error, FrameDecoder, Streamed};
 use super::coverage::{hit, C};
 use super::dice::Dice;
 use super::reader::{count_fault, stream_max};
+use super::source::scale;
 use super::spec::{Cursor, Ev, Fault, Head, Limit, Phase, Wire};
 
 /// A streamed frame being handed on: `input[start..start + len]`.
@@ -97,10 +98,11 @@ impl Run<'_, '_> {
     }
 
     fn feed(&mut self, d: &mut Dice<'_>) {
+        let scale = scale(self.input().len());
         let n = match d.below(4) {
-            0 => 1 + d.below(64),
-            1 => 1,
-            2 => 1 + d.below(8),
+            0 => (1 + d.below(64)) * scale,
+            1 => scale,
+            2 => (1 + d.below(8)) * scale,
             _ => usize::MAX,
         };
         let n = n.min(self.input().len() - self.fed);

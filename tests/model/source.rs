@@ -9,6 +9,14 @@ use std::rc::Rc;
 use super::coverage::{hit, C};
 use super::dice::Dice;
 
+/// How much larger than usual the pieces of an input of `len` bytes are
+/// handed out: 1 up to 2 KiB (every fixed-header input), more for the
+/// varint inputs with 16 KiB frames, so that a consumer fed a few bytes a
+/// call, blocked between, still ends within its 50 000 calls.
+pub fn scale(len: usize) -> usize {
+    (len / 2048).max(1)
+}
+
 #[derive(Debug, Clone, Copy)]
 enum Act {
     Chunk(usize),
@@ -52,11 +60,12 @@ pub struct Source<'a> {
 
 impl<'a> Source<'a> {
     pub fn new(input: &'a [u8], d: &mut Dice<'_>) -> Source<'a> {
+        let scale = scale(input.len());
         let n = 1 + d.below(12);
         let mut script: Vec<Act> = (0..n)
             .map(|_| match d.below(16) {
-                0..=5 => Act::Chunk(1 + d.below(8)),
-                6 => Act::Chunk(1 + d.below(64)),
+                0..=5 => Act::Chunk((1 + d.below(8)) * scale),
+                6 => Act::Chunk((1 + d.below(64)) * scale),
                 7 => Act::Chunk(usize::MAX),
                 8..=9 => Act::Interrupted,
                 10..=12 => Act::WouldBlock,
@@ -64,7 +73,7 @@ impl<'a> Source<'a> {
             })
             .collect();
         // Every cycle of the script makes progress.
-        script.push(Act::Chunk(if d.chance(128) { 1 } else { usize::MAX }));
+        script.push(Act::Chunk(if d.chance(128) { scale } else { usize::MAX }));
         Source {
             input,
             closed: false,
