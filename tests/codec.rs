@@ -16,3 +16,5 @@ mod config_extremes;
 mod diagnostics;
 #[path = "codec/python_interop.rs"]
 mod python_interop;
+#[path = "codec/varint_split_merge.rs"]
+mod varint_split_merge;
