@@ -1,5 +1,6 @@
 //! Property tests of the sans-IO decoder and encoder: round trip, sticky and
-//! split packets, arbitrary input, oversize skipping.
+//! split packets, arbitrary input, oversize skipping; every fixed-size
+//! format and both varint ones.
 // The blocking adapters (and `bytes`) need the default feature `std`.
 #![cfg(feature = "std")]
 
@@ -7,8 +8,18 @@ mod common;
 
 use bytes::BytesMut;
 use common::{all_formats, codec, encode_all};
-use lenframe::{Codec, Error, FrameDecoder, Oversize};
+use lenframe::{Codec, Error, FrameDecoder, HeaderFormat, Oversize};
 use proptest::prelude::*;
+
+/// Every fixed-size format, then the two varint ones.
+fn formats() -> Vec<HeaderFormat> {
+    let mut out = all_formats();
+    out.extend([HeaderFormat::VARINT, HeaderFormat::VARINT_STRICT]);
+    out
+}
+
+/// How many formats `formats` has.
+const FORMATS: usize = 62;
 
 fn frames_strategy(max_len: usize) -> impl Strategy<Value = Vec<Vec<u8>>> {
     prop::collection::vec(prop::collection::vec(any::<u8>(), 0..max_len), 0..24)
@@ -63,8 +74,8 @@ proptest! {
 
     /// (1) Round trip for every format, random payloads including empty.
     #[test]
-    fn round_trip_every_format(frames in frames_strategy(200), fmt_idx in 0..60usize) {
-        let format = all_formats()[fmt_idx];
+    fn round_trip_every_format(frames in frames_strategy(200), fmt_idx in 0..FORMATS) {
+        let format = formats()[fmt_idx];
         let codec = codec(format, 1 << 20);
         let frames: Vec<Vec<u8>> = frames
             .into_iter()
@@ -81,9 +92,9 @@ proptest! {
     fn sticky_and_split(
         frames in frames_strategy(300),
         chunks in prop::collection::vec(1..600usize, 1..20),
-        fmt_idx in 0..60usize,
+        fmt_idx in 0..FORMATS,
     ) {
-        let format = all_formats()[fmt_idx];
+        let format = formats()[fmt_idx];
         let codec = codec(format, 1 << 20);
         let frames: Vec<Vec<u8>> = frames
             .into_iter()
@@ -100,14 +111,16 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(
         input in prop::collection::vec(any::<u8>(), 0..400),
-        fmt_idx in 0..60usize,
+        fmt_idx in 0..FORMATS,
         max in 0..300usize,
         adjustment in -20i64..20,
         offset in 0..4usize,
         skip in any::<bool>(),
         chunk in 1..64usize,
     ) {
-        let format = all_formats()[fmt_idx];
+        let format = formats()[fmt_idx];
+        // A varint header takes neither (the builder refuses them).
+        let (adjustment, offset) = if format.is_varint() { (0, 0) } else { (adjustment, offset) };
         let Ok(codec) = Codec::builder()
             .format(format)
             .max_frame_len(max)
@@ -142,6 +155,12 @@ proptest! {
                         prop_assert!(dec.is_failed());
                         break;
                     }
+                    Err(Error::BadVarint { len, .. }) => {
+                        prop_assert!(format.is_varint());
+                        prop_assert!((2..=10).contains(&len), "{}", len);
+                        prop_assert!(dec.is_failed());
+                        break;
+                    }
                     Err(e) => prop_assert!(false, "undocumented error {e}"),
                 }
             }
@@ -156,12 +175,22 @@ proptest! {
     /// decoding resumes at exactly the next frame, in any chunking.
     #[test]
     fn skip_resyncs_to_next_frame(
-        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..60), 0..20),
+        frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..200), 0..20),
         chunk in 1..100usize,
+        format in prop::sample::select(vec![
+            HeaderFormat::NETWORK_U32,
+            HeaderFormat::VARINT,
+            HeaderFormat::VARINT_STRICT,
+        ]),
     ) {
         let max = 30;
-        let big = Codec::builder().max_frame_len(1000).build().unwrap();
-        let small = Codec::builder().max_frame_len(max).oversize(Oversize::Skip).build().unwrap();
+        let big = Codec::builder().format(format).max_frame_len(1000).build().unwrap();
+        let small = Codec::builder()
+            .format(format)
+            .max_frame_len(max)
+            .oversize(Oversize::Skip)
+            .build()
+            .unwrap();
         let wire = encode_all(&big, &frames);
         let mut dec = small.new_decoder();
         let mut buf = BytesMut::new();
@@ -192,7 +221,7 @@ proptest! {
 
 #[test]
 fn every_format_zero_max_and_over_max() {
-    for format in all_formats() {
+    for format in formats() {
         let codec = Codec::new(format);
         let max = codec.max_frame_len();
         let mut wire = Vec::new();
