@@ -8,6 +8,8 @@ use bytes::BytesMut;
 use lenframe::{Codec, Error, FrameDecoder, FramePart, FrameReader};
 use proptest::prelude::*;
 
+use crate::common::ThenWouldBlock;
+
 fn codec(format: &str, max: usize) -> Codec {
     Codec::builder()
         .format(format.parse().unwrap())
@@ -332,18 +334,6 @@ fn a_cut_frame_whose_header_looks_like_tls_gets_no_hint() {
     let e = errors(codec("!I", 2 << 30), &wire);
     assert!(matches!(e, Error::Truncated { .. }), "{e:?}");
     assert_no_hint(&e);
-}
-
-/// Reads its bytes, then `WouldBlock` for ever.
-struct ThenWouldBlock<'a>(&'a [u8]);
-
-impl std::io::Read for ThenWouldBlock<'_> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.0.is_empty() {
-            return Err(std::io::ErrorKind::WouldBlock.into());
-        }
-        self.0.read(out)
-    }
 }
 
 #[test]

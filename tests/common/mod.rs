@@ -593,3 +593,16 @@ pub fn good_frames_before_a_bad_header_are_echoed(addr: std::net::SocketAddr) {
         }
     }
 }
+
+/// Reads its bytes, then `WouldBlock` for ever: a peer that sent what it
+/// had and waits.
+pub struct ThenWouldBlock<'a>(pub &'a [u8]);
+
+impl Read for ThenWouldBlock<'_> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if self.0.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.0.read(out)
+    }
+}

@@ -13,7 +13,7 @@ use std::thread;
 
 use lenframe::{Codec, Error, FramePart, Framed, HeaderFormat, HeaderKind, Oversize};
 
-use crate::common::{Act, FaultyReader};
+use crate::common::{Act, FaultyReader, ThenWouldBlock};
 
 /// The shortest LEB128 of `v`, written here from the definition.
 fn leb128(mut v: u64) -> Vec<u8> {
@@ -406,21 +406,6 @@ fn a_stream_cut_inside_a_varint_says_so() {
             expected: 300,
         }) => {}
         other => panic!("{other:?}"),
-    }
-}
-
-/// Reads its bytes, then `WouldBlock` for ever.
-struct ThenWouldBlock<'a>(&'a [u8]);
-
-impl Read for ThenWouldBlock<'_> {
-    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
-        if self.0.is_empty() {
-            return Err(io::ErrorKind::WouldBlock.into());
-        }
-        let n = out.len().min(self.0.len());
-        out[..n].copy_from_slice(&self.0[..n]);
-        self.0 = &self.0[n..];
-        Ok(n)
     }
 }
 
