@@ -128,14 +128,14 @@ fn read_long(buf: &[u8], rules: Rules) -> Result<Option<(u64, usize)>, Bad> {
 
 /// The bytes of a varint, on the stack.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Bytes {
+pub(crate) struct Encoded {
     pub(crate) bytes: [u8; MAX_LEN],
     pub(crate) len: usize,
 }
 
 /// The shortest varint of `value`.
 #[inline]
-pub(crate) fn encode(mut value: u64) -> Bytes {
+pub(crate) fn encode(mut value: u64) -> Encoded {
     let mut bytes = [0u8; MAX_LEN];
     let mut len = 0;
     while value >= 0x80 {
@@ -145,9 +145,16 @@ pub(crate) fn encode(mut value: u64) -> Bytes {
         len += 1;
     }
     bytes[len] = value as u8;
-    Bytes {
+    Encoded {
         bytes,
         len: len + 1,
+    }
+}
+
+impl AsRef<[u8]> for Encoded {
+    #[inline(always)]
+    fn as_ref(&self) -> &[u8] {
+        &self.bytes[..self.len]
     }
 }
 
@@ -179,7 +186,7 @@ mod tests {
             ),
         ] {
             let e = encode(value);
-            assert_eq!(&e.bytes[..e.len], bytes, "{value}");
+            assert_eq!(e.as_ref(), bytes, "{value}");
             assert_eq!(encoded_len(value), bytes.len(), "{value}");
             assert_eq!(read(bytes, Rules::Protobuf), Ok(Some((value, bytes.len()))));
             for cut in 0..bytes.len() {
@@ -229,15 +236,9 @@ mod tests {
             for value in [1u64 << bits, (1u64 << bits) - 1, (1u64 << bits) + 1] {
                 let e = encode(value);
                 assert_eq!(e.len, encoded_len(value));
-                assert_eq!(
-                    read(&e.bytes[..e.len], Rules::Protobuf),
-                    Ok(Some((value, e.len)))
-                );
+                assert_eq!(read(e.as_ref(), Rules::Protobuf), Ok(Some((value, e.len))));
                 if value <= Rules::Strict.max_value() {
-                    assert_eq!(
-                        read(&e.bytes[..e.len], Rules::Strict),
-                        Ok(Some((value, e.len)))
-                    );
+                    assert_eq!(read(e.as_ref(), Rules::Strict), Ok(Some((value, e.len))));
                 }
             }
         }

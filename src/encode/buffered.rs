@@ -45,7 +45,12 @@ impl Codec {
                 return Ok(());
             }
             if self.format.is_varint() && payload.len() <= self.max_frame_len {
-                put_varint(payload.len(), dst);
+                // A varint of 2 to 10 bytes (one byte was the case above).
+                // usize -> u64 is lossless; no overflow: a slice holds at
+                // most isize::MAX bytes.
+                let header = crate::varint::encode(payload.len() as u64);
+                dst.reserve(header.len + payload.len());
+                dst.extend_from_slice(header.as_ref());
                 dst.extend_from_slice(payload);
                 return Ok(());
             }
@@ -134,7 +139,12 @@ impl Codec {
                 return true;
             }
             if self.format.is_varint() && payload.len() <= self.max_frame_len {
-                put_varint(payload.len(), dst);
+                // A varint of 2 to 10 bytes (one byte was the case above).
+                // usize -> u64 is lossless; no overflow: a slice holds at
+                // most isize::MAX bytes.
+                let header = crate::varint::encode(payload.len() as u64);
+                dst.reserve(header.len + payload.len());
+                dst.extend_from_slice(header.as_ref());
                 dst.extend_from_slice(payload);
                 return true;
             }
@@ -148,62 +158,6 @@ impl Codec {
         dst.extend_from_slice(payload);
         true
     }
-}
-
-/// What [`put_varint`] writes to.
-trait Sink {
-    fn reserve(&mut self, n: usize);
-    fn extend_from_slice(&mut self, bytes: &[u8]);
-    fn push(&mut self, byte: u8);
-}
-
-impl Sink for BytesMut {
-    #[inline(always)]
-    fn reserve(&mut self, n: usize) {
-        BytesMut::reserve(self, n);
-    }
-    #[inline(always)]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        BytesMut::extend_from_slice(self, bytes);
-    }
-    #[inline(always)]
-    fn push(&mut self, byte: u8) {
-        self.put_u8(byte);
-    }
-}
-
-impl Sink for Vec<u8> {
-    #[inline(always)]
-    fn reserve(&mut self, n: usize) {
-        Vec::reserve(self, n);
-    }
-    #[inline(always)]
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        Vec::extend_from_slice(self, bytes);
-    }
-    #[inline(always)]
-    fn push(&mut self, byte: u8) {
-        Vec::push(self, byte);
-    }
-}
-
-/// Appends the shortest varint of `len`, with room reserved for the
-/// `len` payload bytes that follow: the varint header's own fast path (a
-/// length below 128 is one byte).
-#[inline(always)]
-fn put_varint(len: usize, dst: &mut impl Sink) {
-    // No overflow: a slice holds at most isize::MAX bytes.
-    if len < 0x80 {
-        // Below 128: the byte is the length. (No `reserve` of its own: the
-        // payload's append reserves, and one check less a frame shows in
-        // the interop bench.)
-        dst.push(len as u8);
-        return;
-    }
-    // usize -> u64 is lossless.
-    let v = crate::varint::encode(len as u64);
-    dst.reserve(v.len + len);
-    dst.extend_from_slice(&v.bytes[..v.len]);
 }
 
 #[cfg(test)]

@@ -304,6 +304,9 @@ fn hostile_headers_fail_typed_before_any_payload_is_buffered() {
             Error::FrameTooLarge { max: 100, .. } => assert!(reason_part.is_empty(), "{what}"),
             other => panic!("{what}: {other:?}"),
         }
+        // The header check on its own says the same.
+        let peek = codec.payload_len_of(&header).unwrap_err();
+        assert_eq!(peek.to_string(), e.to_string(), "{what}");
         // The reader: same error, its buffer never near what was claimed.
         let mut r = codec.new_read(Counting {
             inner: &wire[..],
