@@ -7,16 +7,34 @@
 //!   server (`!I` unless `--header` says otherwise) that checks every echo
 //!   and reports latency percentiles, see [`load`] (and [`progress`], its
 //!   bar on a terminal).
+//! * `lenframe connect ADDR`: netcat that speaks frames, see [`connect`].
+//! * `lenframe proxy --listen ADDR --upstream ADDR`: a man-in-the-middle
+//!   that logs every frame each way (and re-frames between two header
+//!   formats), see [`proxy`].
+//! * `lenframe inspect [FILE]`: a capture of one direction split into
+//!   frames, or `--guess` its header format, see [`inspect`].
+//!
+//! [`show`] renders payloads the same way for all three; [`watch`] finds
+//! frames in a stream that arrives in pieces, for `proxy` and `inspect`;
+//! [`log`] writes stdout and stderr lines from a thread of its own;
+//! [`hint`] names the `--header` a peer with the other byte order needs.
 //!
 //! This file holds the command line (clap) and the dispatch; results go to
 //! stdout (JSON Lines with the global `--json`), diagnostics to stderr,
 //! usage errors exit 2 with one line.
 #![forbid(unsafe_code)]
 
+mod connect;
+mod hint;
+mod inspect;
 mod limits;
 mod load;
+mod log;
 mod progress;
+mod proxy;
 mod serve;
+mod show;
+mod watch;
 
 use std::io::{self, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
@@ -27,8 +45,8 @@ use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 use lenframe::{Codec, HeaderFormat, DEFAULT_MAX_FRAME_LEN};
 
-/// Length-prefixed framing on the command line: an echo server and a load
-/// generator.
+/// Length-prefixed framing on the command line: an echo server, a load
+/// generator, and tools to see the frames on the wire.
 #[derive(Parser)]
 #[command(name = "lenframe", version, propagate_version = true)]
 #[command(arg_required_else_help = true, long_about = ABOUT)]
@@ -45,8 +63,10 @@ struct Cli {
 }
 
 const ABOUT: &str = "\
-Length-prefixed framing on the command line: an echo server and a load
-generator.
+Length-prefixed framing on the command line: an echo server (serve), a
+load generator (load), and tools to see the frames on the wire: a framed
+netcat (connect), a logging and translating proxy (proxy), and a capture
+splitter and header-format guesser (inspect).
 
 Results go to stdout, diagnostics to stderr (text, one line each); a usage
 error exits 2, a failed run 1. A progress bar is drawn on stderr only when
@@ -56,7 +76,10 @@ stderr is a terminal.
 `lenframe load --json ...`): every stdout line is one JSON object (JSON
 Lines), for scripts and `jq`. Every object has an \"event\" key naming what
 the line reports: `load` prints one {\"event\":\"load\", ...} object when the
-run ends; `serve` prints one object for each line it prints as text.
+run ends; `serve` prints one object for each line it prints as text;
+`connect`, `proxy` and `inspect` print one object per frame and one per
+other line (each command's --help lists them). A payload is a \"text\"
+string when it is valid UTF-8, \"hex\" otherwise.
 Numbers are plain JSON numbers: times with their unit in the key (`_us`
 microseconds, `_secs` seconds), sizes in bytes, counts as integers. stderr
 stays text in every mode.";
@@ -65,6 +88,9 @@ stays text in every mode.";
 enum Command {
     Serve(ServeArgs),
     Load(LoadArgs),
+    Connect(connect::Args),
+    Proxy(proxy::Args),
+    Inspect(inspect::Args),
 }
 
 /// Echo length-prefixed frames over TCP (and datagrams over UDP).
@@ -226,6 +252,9 @@ fn main() -> ExitCode {
             Err(message) => usage_error(&message),
         },
         Command::Load(args) => run_load(&args, cli.json),
+        Command::Connect(args) => connect::run(&args, cli.json),
+        Command::Proxy(args) => proxy::run(&args, cli.json),
+        Command::Inspect(args) => inspect::run(&args, cli.json),
     }
 }
 
@@ -311,7 +340,7 @@ fn load_codec(header: HeaderFormat, size: usize, max_frame: usize) -> Result<Cod
     Ok(codec)
 }
 
-fn resolve(addr: &str) -> Result<SocketAddr, String> {
+pub(crate) fn resolve(addr: &str) -> Result<SocketAddr, String> {
     match addr.to_socket_addrs().map(|mut a| a.next()) {
         Ok(Some(addr)) => Ok(addr),
         Ok(None) => Err(format!("cannot resolve {addr}: no address")),
@@ -321,19 +350,19 @@ fn resolve(addr: &str) -> Result<SocketAddr, String> {
 
 /// Prints a result line. A closed stdout (`| head`) is not an error: the
 /// line had nowhere to go, and the program ends quietly with 0.
-fn say(line: &str) -> ExitCode {
+pub(crate) fn say(line: &str) -> ExitCode {
     let _ = writeln!(io::stdout(), "{line}");
     ExitCode::SUCCESS
 }
 
 /// A failure at run time: one stderr line, exit 1.
-fn runtime_error(message: &str) -> ExitCode {
+pub(crate) fn runtime_error(message: &str) -> ExitCode {
     eprintln!("lenframe: {message}");
     ExitCode::FAILURE
 }
 
 /// A usage error: one stderr line, exit 2.
-fn usage_error(message: &str) -> ExitCode {
+pub(crate) fn usage_error(message: &str) -> ExitCode {
     eprintln!("lenframe: {message} (try --help)");
     ExitCode::from(2)
 }

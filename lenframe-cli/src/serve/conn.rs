@@ -19,7 +19,7 @@ use std::time::Instant;
 use lenframe::{Codec, Error, FrameDecoder};
 use mio::net::TcpStream;
 
-use super::hint::byte_order_hint;
+use crate::hint::byte_order_hint;
 
 /// Capacity a buffer may keep while its connection is idle (nothing
 /// pending, nothing more to read); a larger one is freed then, so memory

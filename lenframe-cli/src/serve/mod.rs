@@ -76,8 +76,6 @@
 mod accept;
 mod conn;
 mod event;
-mod hint;
-mod log;
 mod shared;
 mod udp;
 mod worker;
@@ -94,9 +92,9 @@ use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use socket2::{Domain, Protocol, Socket, Type};
 
+use crate::log::Log;
 use accept::Acceptor;
 use event::Event;
-use log::Log;
 pub use shared::Config;
 use shared::Shared;
 use worker::Msg;

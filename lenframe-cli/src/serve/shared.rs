@@ -9,7 +9,7 @@ use lenframe::Codec;
 
 use super::conn::Memory;
 use super::event::Event;
-use super::log::Log;
+use crate::log::Log;
 
 /// Settings of `lenframe serve`, checked by the command line.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@ use std::net::{SocketAddr, UdpSocket as StdUdp};
 
 use mio::net::UdpSocket;
 
-use super::log::Log;
+use crate::log::Log;
 
 /// Room for the largest datagram.
 pub const DATAGRAM: usize = 65536;
