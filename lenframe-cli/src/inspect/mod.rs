@@ -94,7 +94,8 @@ HEADER its bytes in hex, LENGTH the payload's, PREVIEW its first
 --preview bytes (quoted and escaped text, or hex; `...` when there is
 more). Then
   summary: N frames, B bytes (H header + P payload), payload sizes min X / median Y / max Z
-(the median is the lower middle one; sizes over 2048 bytes within 0.1%).
+(the median is the lower middle one: exact while there are at most 4096
+distinct sizes, then within 0.1%).
 Exit 0 when the input splits exactly into frames. Otherwise the frames
 before the break are printed (a cut last frame too, with its header), the
 summary counts the whole frames before it and says `before the break`,

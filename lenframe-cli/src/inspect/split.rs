@@ -5,6 +5,7 @@
 //! complete (the preview's bytes may come in several pieces); memory is
 //! one header and one preview.
 
+use std::collections::BTreeMap;
 use std::io::Read;
 
 use hdrhistogram::Histogram;
@@ -191,11 +192,17 @@ struct Stats {
     payload_bytes: u64,
     min: u64,
     max: u64,
-    /// Payload sizes, for the median (3 significant figures: exact up to
-    /// 2048, within 0.1% above; it grows to the largest size seen, at
-    /// most a few hundred KiB).
+    /// How many frames had each payload size, while there are at most
+    /// [`EXACT_SIZES`] distinct sizes: the median is exact.
+    exact: Option<BTreeMap<u64, u64>>,
+    /// Payload sizes, for the median once there are more distinct sizes
+    /// (3 significant figures: exact up to 2048, within 0.1% above; it
+    /// grows to the largest size seen, at most a few hundred KiB).
     sizes: Histogram<u64>,
 }
+
+/// Distinct payload sizes counted exactly (a few hundred KiB at most).
+const EXACT_SIZES: usize = 4096;
 
 impl Stats {
     fn new() -> Stats {
@@ -205,6 +212,7 @@ impl Stats {
             payload_bytes: 0,
             min: u64::MAX,
             max: 0,
+            exact: Some(BTreeMap::new()),
             sizes: Histogram::new(3).expect("3 significant figures are valid"),
         }
     }
@@ -213,14 +221,37 @@ impl Stats {
     fn frame(&mut self, header_len: usize, len: u64) {
         self.frames += 1;
         self.header_bytes += header_len as u64;
-        self.payload_bytes += len;
+        self.payload_bytes = self.payload_bytes.saturating_add(len);
         self.min = self.min.min(len);
         self.max = self.max.max(len);
-        self.sizes.saturating_record(len);
+        // `record` grows the histogram to the value (an auto-resizing
+        // one); `saturating_record` would clamp it to the current range.
+        if self.sizes.record(len).is_err() {
+            self.sizes.saturating_record(len);
+        }
+        if let Some(exact) = &mut self.exact {
+            *exact.entry(len).or_default() += 1;
+            if exact.len() > EXACT_SIZES {
+                self.exact = None;
+            }
+        }
     }
 
+    /// The lower middle payload size (of the whole frames, at least one).
     fn median(&self) -> u64 {
-        self.sizes.value_at_quantile(0.5)
+        let Some(exact) = &self.exact else {
+            // The histogram gives the top of the median's bucket.
+            return self.sizes.value_at_quantile(0.5).clamp(self.min, self.max);
+        };
+        // The ((frames + 1) / 2)-th size in order.
+        let mut rank = self.frames.div_ceil(2);
+        for (&len, &count) in exact {
+            if rank <= count {
+                return len;
+            }
+            rank -= count;
+        }
+        self.max
     }
 
     fn print(&self, input_bytes: u64, complete: bool, out: &mut Out) -> Result<(), Stop> {
@@ -290,7 +321,30 @@ mod tests {
         assert_eq!((s.min, s.median(), s.max), (3, 3, 5));
         s.frame(4, 4);
         assert_eq!(s.median(), 4);
+        // Larger sizes grow the histogram (within 0.1%).
+        let mut s = Stats::new();
+        for len in [65_532, 65_532, 1 << 40] {
+            s.frame(4, len);
+        }
+        assert_eq!(s.median() / 100, 65_532 / 100);
+        s.frame(4, u64::MAX >> 1);
         s.frame(4, u64::MAX >> 1);
         assert_eq!(s.max, u64::MAX >> 1);
+        assert_eq!(s.median(), 1 << 40);
+        // Past EXACT_SIZES distinct sizes, the histogram: within 0.1%,
+        // and never outside min..=max.
+        let mut s = Stats::new();
+        for len in 0..=EXACT_SIZES as u64 * 2 {
+            s.frame(1, 100_000 + len);
+        }
+        assert!(s.exact.is_none());
+        let m = s.median();
+        assert!(m.abs_diff(100_000 + EXACT_SIZES as u64) <= 110, "{m}");
+        let mut s = Stats::new();
+        for len in 0..=EXACT_SIZES as u64 {
+            s.frame(1, 65_532);
+            s.frame(1, 1_000_000 + len);
+        }
+        assert!(s.median() >= s.min && s.median() <= s.max);
     }
 }
