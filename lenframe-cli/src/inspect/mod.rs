@@ -88,7 +88,9 @@ one, the command says that it is one.
 With --header FMT (default !I): one stdout line per frame, columns
 separated by two spaces (offset and length right-aligned):
   OFFSET  HEADER  LENGTH  PREVIEW
-e.g.      `       0  00 00 00 05        5  \"hello\"`
+as in
+         0  00 00 00 05         5  \"hello\"
+         9  00 00 00 03         3  \"abc\"
 OFFSET is the byte offset of the frame's header in the input (from 0),
 HEADER its bytes in hex, LENGTH the payload's, PREVIEW its first
 --preview bytes (quoted and escaped text, or hex; `...` when there is
