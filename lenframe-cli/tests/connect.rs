@@ -499,3 +499,32 @@ fn at_a_terminal_there_is_a_prompt_and_in_a_pipe_none() {
     assert!(all.contains("> "), "a prompt: {all:?}");
     assert!(all.contains("typed"), "{all:?}");
 }
+
+#[test]
+fn a_header_claiming_gigabytes_costs_nothing_until_its_bytes_come() {
+    // 4 GiB claimed and allowed (--max-frame 4G), 3 bytes sent, then the
+    // server waits: connect's memory stays small while it waits for them.
+    let (addr, _server) = one_shot(|mut s| {
+        let mut wire = u32::MAX.to_be_bytes().to_vec();
+        wire.extend_from_slice(b"abc");
+        s.write_all(&wire).unwrap();
+        thread::sleep(Duration::from_secs(10));
+    });
+    let mut child = lenframe()
+        .args(["connect", "--max-frame", "4G", &addr.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    thread::sleep(Duration::from_millis(500));
+    let rss = common::rss_bytes(child.id());
+    let _ = child.kill();
+    let _ = child.wait();
+    let Some(rss) = rss else {
+        eprintln!("SKIPPED: no /proc to read the resident memory from");
+        return;
+    };
+    eprintln!("connect waiting inside a 4 GiB frame: {rss} bytes resident");
+    assert!(rss < 32 << 20, "{rss} bytes resident");
+}
