@@ -130,7 +130,8 @@ replies to the lines before it are printed, then exit 1); at a terminal
 the line is skipped and you can type the next one.
 
 Memory stays within a frame or two: a header claiming gigabytes costs
-nothing (a length over --max-frame is an error at once). A closed stdout
+only the bytes that actually arrive (a length over --max-frame is an error
+at once). A closed stdout
 (`| head -1`) ends the run quietly.";
 
 /// Runs `lenframe connect` (`json`: the global `--json`).
@@ -222,7 +223,8 @@ fn verdict(end: End, got: u64, how: &Receive, sent: &send::Sent) -> ExitCode {
         (End::Closed, _) => {
             if let (Some(line), false) = (sent.write_failed, sent.bad_input) {
                 eprintln!(
-                    "lenframe: {peer} closed the connection; stdin from line {line} on was not sent"
+                    "lenframe: {peer} closed the connection before taking all of stdin \
+                     (a write failed at line {line})"
                 );
             }
         }

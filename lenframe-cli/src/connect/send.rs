@@ -7,7 +7,7 @@
 //! 100 000 lines goes out in large writes, a line typed at a terminal goes
 //! out at once.
 
-use std::io::{BufRead, BufReader, ErrorKind, Read};
+use std::io::{self, BufRead, BufReader, ErrorKind, IsTerminal, Read};
 use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
 
@@ -120,6 +120,9 @@ pub fn send_lines<R: Read>(
             }
             Err(message) => {
                 eprintln!("lenframe: stdin line {this}: {message}");
+                if input.interactive && io::stderr().is_terminal() {
+                    eprint!("> "); // the line is skipped: type the next
+                }
                 if !input.interactive {
                     let _ = writer.flush();
                     outcome.update(|s| s.bad_input = true);
