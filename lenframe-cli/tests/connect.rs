@@ -213,6 +213,23 @@ fn the_server_closing_first_is_a_clean_end() {
 }
 
 #[test]
+fn a_server_that_closes_without_a_reply_gets_a_note() {
+    // `serve` reads `!I`: the `i` header of "hi" says 33554432 to it, over
+    // its maximum, so it closes without a word. Like nc, exit 0; unlike
+    // nc, one line says what such a silent close usually means.
+    let server = Server::start(&[]);
+    let out = connect(server.addr, &["--header", "i"], b"hi\n");
+    let err = stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(
+        err.contains("without a reply to the 1 frame sent") && err.contains("`i` (--header)"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
 fn count_exits_after_n_frames_with_stdin_still_open() {
     let server = Server::start(&[]);
     let mut child = lenframe()

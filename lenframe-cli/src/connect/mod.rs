@@ -188,6 +188,7 @@ pub fn run(args: &Args, json: bool) -> ExitCode {
     printer.prompt();
     let how = Receive {
         peer: &peer,
+        header: args.header,
         count: args.count,
         timeout: args.timeout,
     };
@@ -221,6 +222,18 @@ fn verdict(end: End, got: u64, how: &Receive, sent: &send::Sent) -> ExitCode {
             eprintln!("lenframe: nothing arrived for {wait}: closing after {got} frames");
         }
         (End::Closed, _) => {
+            if got == 0 && sent.frames > 0 && !sent.bad_input {
+                // What a server reading another format does (serve, the
+                // examples): the length it misreads is over its maximum.
+                let n = sent.frames;
+                eprintln!(
+                    "lenframe: {peer} closed the connection without a reply to the {n} \
+                     frame{} sent: a server that reads another header format than `{}` \
+                     (--header) or takes smaller frames closes like this",
+                    if n == 1 { "" } else { "s" },
+                    how.header
+                );
+            }
             if let (Some(line), false) = (sent.write_failed, sent.bad_input) {
                 eprintln!(
                     "lenframe: {peer} closed the connection before taking all of stdin \

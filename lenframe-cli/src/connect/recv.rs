@@ -87,6 +87,8 @@ pub fn frame_json(payload: &[u8]) -> Value {
 pub struct Receive<'a> {
     /// The server, for messages.
     pub peer: &'a str,
+    /// `--header`, for messages.
+    pub header: HeaderFormat,
     pub count: Option<u64>,
     pub timeout: Option<Duration>,
 }
