@@ -1,0 +1,120 @@
+//! Which header format a sender whose header was rejected probably
+//! writes: the proxy's variant of [`crate::hint`] (which words it for
+//! `serve`'s `--header`), giving the format to pass to `--client-header`
+//! or `--server-header`.
+
+use lenframe::{ByteOrder, Codec, Error, HeaderFormat};
+
+/// If `error` rejected a length (too large, negative) and the header at
+/// the start of `bytes`, read in the other byte order, gives a length
+/// `codec` accepts: the format the sender most likely packs with (`i` for
+/// a little-endian 4-byte header on a little-endian machine, as Python's
+/// `struct.pack('i')` writes; `!I` for a big-endian one; `<h`, `!Q`, ...).
+/// Fixed-size headers only: a varint has no byte order.
+pub fn other_byte_order(codec: &Codec, error: &Error, bytes: &[u8]) -> Option<String> {
+    if !matches!(
+        error,
+        Error::FrameTooLarge { .. } | Error::NegativeLength { .. }
+    ) {
+        return None;
+    }
+    let ours = codec.format();
+    let size = ours.size();
+    if ours.is_varint() || size == 1 {
+        return None; // no byte order
+    }
+    let start = codec.length_field_offset();
+    let field = bytes.get(start..start + size)?;
+    let order = if ours.is_big_endian() {
+        ByteOrder::Little
+    } else {
+        ByteOrder::Big
+    };
+    let theirs = HeaderFormat::new(order, code_of(size, ours.is_signed())).ok()?;
+    let value = theirs.decode(field).ok()?;
+    let len = i128::from(value) - i128::from(codec.length_adjustment());
+    if len < 0 || len > codec.max_frame_len() as i128 {
+        return None;
+    }
+    let native_little = cfg!(target_endian = "little");
+    Some(match (order, size) {
+        (ByteOrder::Little, 4) if native_little => "i".into(),
+        (ByteOrder::Little, _) if native_little => code_of(size, ours.is_signed()).to_string(),
+        (ByteOrder::Little, _) => format!("<{}", code_of(size, ours.is_signed())),
+        (_, 4) => "!I".into(),
+        _ => format!("!{}", code_of(size, ours.is_signed())),
+    })
+}
+
+/// The standard-size integer code of `size` bytes.
+fn code_of(size: usize, signed: bool) -> char {
+    let code = match size {
+        2 => 'h',
+        4 => 'i',
+        _ => 'q',
+    };
+    if signed {
+        code
+    } else {
+        code.to_ascii_uppercase()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(codec: &Codec, bytes: &[u8]) -> Error {
+        codec.payload_len_of(bytes).unwrap_err()
+    }
+
+    #[test]
+    fn the_tutorials_client_needs_i() {
+        let codec = Codec::default();
+        let wire = [5, 0, 0, 0, b'h', b'e', b'l', b'l', b'o'];
+        let error = rejected(&codec, &wire);
+        assert_eq!(
+            other_byte_order(&codec, &error, &wire).as_deref(),
+            Some("i")
+        );
+    }
+
+    #[test]
+    fn a_big_endian_sender_to_a_little_endian_reader_needs_network_order() {
+        let codec = Codec::from_format("<I").unwrap();
+        let wire = 5u32.to_be_bytes();
+        let error = rejected(&codec, &wire);
+        assert_eq!(
+            other_byte_order(&codec, &error, &wire).as_deref(),
+            Some("!I")
+        );
+        let codec = Codec::from_format("<H").unwrap();
+        let codec = Codec::builder()
+            .format(codec.format())
+            .max_frame_len(100)
+            .build()
+            .unwrap();
+        let wire = 7u16.to_be_bytes();
+        let error = rejected(&codec, &wire);
+        assert_eq!(
+            other_byte_order(&codec, &error, &wire).as_deref(),
+            Some("!H")
+        );
+    }
+
+    #[test]
+    fn no_suggestion_when_the_other_order_makes_no_sense_either() {
+        let codec = Codec::default();
+        let wire = [0x7f, 0xff, 0xff, 0x7f];
+        let error = rejected(&codec, &wire);
+        assert_eq!(other_byte_order(&codec, &error, &wire), None);
+        let varint = Codec::from_format("varint").unwrap();
+        let wire = [0xff, 0xff, 0xff, 0xff, 0x0f];
+        let error = rejected(&varint, &wire);
+        assert_eq!(other_byte_order(&varint, &error, &wire), None);
+        // Text (an HTTP request) is not a byte order question.
+        let wire = b"GET / HTTP/1.1\r\n";
+        let error = rejected(&codec, wire);
+        assert_eq!(other_byte_order(&codec, &error, wire), None);
+    }
+}
