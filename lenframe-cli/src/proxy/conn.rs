@@ -113,7 +113,10 @@ impl State<'_> {
                 }
             }
             End::Read(e) => Some((format!("cannot read from the {}: {e}", dir.sender()), false)),
-            End::Write(e) => Some((format!("cannot write to the {}: {e}", receiver(dir)), false)),
+            End::Write(e) => Some((
+                format!("cannot write to the {}: {e}", dir.receiver()),
+                false,
+            )),
             End::Bad(message) => Some((message, true)),
         };
         match failure {
@@ -134,13 +137,5 @@ impl State<'_> {
             }
         }
         tally
-    }
-}
-
-/// Who reads direction `dir`'s bytes.
-fn receiver(dir: Dir) -> &'static str {
-    match dir {
-        Dir::ClientToServer => "server",
-        Dir::ServerToClient => "client",
     }
 }

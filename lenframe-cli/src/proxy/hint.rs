@@ -5,6 +5,8 @@
 
 use lenframe::{ByteOrder, Codec, Error, HeaderFormat};
 
+use super::report::Dir;
+
 /// If `error` rejected a length (too large, negative) and the header at
 /// the start of `bytes`, read in the other byte order, gives a length
 /// `codec` accepts: the format the sender most likely packs with (`i` for
@@ -44,6 +46,21 @@ pub fn other_byte_order(codec: &Codec, error: &Error, bytes: &[u8]) -> Option<St
         (_, 4) => "!I".into(),
         _ => format!("!{}", code_of(size, ours.is_signed())),
     })
+}
+
+/// What a line says about a sender that `format` (from
+/// [`other_byte_order`]) explains: `the client writes little-endian
+/// headers: try --client-header i`.
+pub fn suggestion(dir: Dir, format: &str) -> String {
+    let order = match format.parse::<HeaderFormat>() {
+        Ok(f) if f.is_big_endian() => "big-endian",
+        _ => "little-endian",
+    };
+    format!(
+        "the {} writes {order} headers: try {} {format}",
+        dir.sender(),
+        dir.flag()
+    )
 }
 
 /// The standard-size integer code of `size` bytes.

@@ -18,7 +18,7 @@ use std::net::TcpStream;
 
 use lenframe::{Codec, Error, MAX_HEADER_LEN};
 
-use super::hint::other_byte_order;
+use super::hint::{other_byte_order, suggestion};
 use super::report::{Dir, Frame, Report, Tally, Unparsed};
 use crate::watch::{Event, Watcher};
 
@@ -113,7 +113,7 @@ impl Pump<'_> {
                                 Some(h)
                             }
                             Some(Err(e)) => {
-                                bad = Some(format!("a frame of {len} bytes at byte {offset}: {e}"));
+                                bad = Some(self.unfit_message(offset, len, &e));
                                 return;
                             }
                             None => None,
@@ -185,15 +185,19 @@ impl Pump<'_> {
         }
     }
 
+    /// The stderr message of a frame the receiver's format cannot carry.
+    fn unfit_message(&self, offset: u64, len: u64, error: &Error) -> String {
+        let receiver = self.dir.receiver();
+        let format = self
+            .target
+            .map(|c| c.format().to_string())
+            .unwrap_or_default();
+        format!("a frame of {len} bytes at byte {offset} does not fit the {receiver}'s {format} header: {error}")
+    }
+
     /// The stderr message of a bad header when translating.
     fn bad_message(&self, offset: u64, error: &Error, suggest: Option<String>) -> String {
-        let suggest = suggest.map_or(String::new(), |f| {
-            format!(
-                "; the {} writes other headers: try {} {f}",
-                self.dir.sender(),
-                self.dir.flag()
-            )
-        });
+        let suggest = suggest.map_or(String::new(), |f| format!("; {}", suggestion(self.dir, &f)));
         format!("bad header at byte {offset}: {error}{suggest}")
     }
 }

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Map, Value};
 
+use super::hint::suggestion;
 use crate::log::Log;
 use crate::show;
 
@@ -32,6 +33,14 @@ impl Dir {
         match self {
             Dir::ClientToServer => "client",
             Dir::ServerToClient => "server",
+        }
+    }
+
+    /// Who reads this direction's bytes.
+    pub fn receiver(self) -> &'static str {
+        match self {
+            Dir::ClientToServer => "server",
+            Dir::ServerToClient => "client",
         }
     }
 
@@ -159,14 +168,9 @@ impl Report {
     pub fn unparsed(&self, conn: u64, dir: Dir, t: Duration, u: &Unparsed<'_>) {
         self.out(
             || {
-                let suggest = u.suggest.map_or(String::new(), |f| {
-                    format!(
-                        "; the {} writes {} headers: try {} {f}",
-                        dir.sender(),
-                        byte_order_of(f),
-                        dir.flag()
-                    )
-                });
+                let suggest = u
+                    .suggest
+                    .map_or(String::new(), |f| format!("; {}", suggestion(dir, f)));
                 format!(
                     "#{conn} {:.6} {} stopped parsing at byte {}: {}{suggest}; forwarding the raw bytes",
                     t.as_secs_f64(),
@@ -267,14 +271,4 @@ impl Report {
 /// Seconds as a JSON number, to the microsecond.
 fn secs(t: Duration) -> Value {
     Value::from(t.as_micros() as f64 / 1e6)
-}
-
-/// The byte order a format string suggested by [`other_byte_order`] is.
-///
-/// [`other_byte_order`]: super::hint::other_byte_order
-fn byte_order_of(format: &str) -> &'static str {
-    match format.parse::<lenframe::HeaderFormat>() {
-        Ok(f) if f.is_big_endian() => "big-endian",
-        _ => "little-endian",
-    }
 }
