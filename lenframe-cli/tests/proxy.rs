@@ -147,7 +147,7 @@ fn wire_of(codec: &Codec, lens: &[usize], seed: u64) -> Vec<u8> {
     let mut wire = Vec::new();
     for (i, &len) in lens.iter().enumerate() {
         codec
-            .encode_to_vec(&noise(len, seed + i as u64), &mut wire)
+            .encode_to_vec(noise(len, seed + i as u64), &mut wire)
             .unwrap();
     }
     wire
