@@ -847,3 +847,19 @@ fn bad_flags_are_one_line_usage_errors() {
     );
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// Ctrl-C with a connection open: exit 0 at once, nothing on stderr.
+#[test]
+fn ctrl_c_ends_it_quietly() {
+    let (l, addr) = upstream();
+    let mut proxy = proxy(addr, &[]);
+    let client = proxy.connect();
+    let _server = accept(&l);
+    (&client).write_all(b"\0\0\0\x09cut").unwrap();
+    proxy.line_with("client->server 9 B");
+    proxy.interrupt();
+    let (status, took) = proxy.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    assert_eq!(proxy.stderr(), "");
+}
