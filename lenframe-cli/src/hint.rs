@@ -1,19 +1,35 @@
-//! The server's own hint for a peer whose header, read in the other
-//! byte order, makes sense: which `--header` it needs. Fixed-size headers
-//! only: a varint has one byte order.
+//! The tool's hint for a peer whose header, read in the other byte order,
+//! makes sense: which format it writes, for the flag that reads it
+//! (`serve`'s and `connect`'s `--header`, `proxy`'s `--client-header` and
+//! `--server-header`). Fixed-size headers only: a varint has one byte
+//! order.
 
 use lenframe::{ByteOrder, Codec, HeaderFormat};
 
+/// A header that makes sense in the other byte order.
+pub struct OtherOrder {
+    /// The payload length it says read that way.
+    pub len: u64,
+    /// The format the peer most likely packs with, as a flag takes it
+    /// (`i` for Python's `struct.pack('i')` on a little-endian machine,
+    /// `!I`, `<h`, ...).
+    pub format: String,
+    /// The peer's byte order: `little-endian` or `big-endian`.
+    pub theirs: &'static str,
+    /// The byte order `codec` reads.
+    pub ours: &'static str,
+}
+
 /// If `bytes` start with a header that, read in the other byte order,
-/// gives a length this server accepts (and, with `complete_within`, a frame
-/// complete within that many bytes), which `--header` the peer needs: e.g.
-/// `; this server reads !I headers (big-endian); read little-endian this
-/// one says 5: a Python struct.pack('i') peer needs --header i`.
-pub fn byte_order_hint(
+/// gives a length `codec` accepts (and, with `complete_within`, a frame
+/// complete within that many bytes, every frame read that way ending
+/// exactly there): what the peer writes. Fixed-size headers of 2 bytes or
+/// more only: a varint, or one byte, has no byte order.
+pub fn other_byte_order(
     codec: &Codec,
     bytes: &[u8],
     complete_within: Option<usize>,
-) -> Option<String> {
+) -> Option<OtherOrder> {
     let ours = codec.format();
     if ours.is_varint() {
         return None; // 7 bits per byte, least significant first: no other order
@@ -58,10 +74,32 @@ pub fn byte_order_hint(
     } else {
         "little-endian"
     };
-    let flag = peer_format(order, size, ours.code());
+    Some(OtherOrder {
+        len: len as u64,
+        format: peer_format(order, size, ours.code()),
+        theirs: name,
+        ours: ours_name,
+    })
+}
+
+/// [`other_byte_order`] worded for `serve`: e.g. `; this server reads !I
+/// headers (big-endian); read little-endian this one says 5: a Python
+/// struct.pack('i') peer needs --header i`.
+pub fn byte_order_hint(
+    codec: &Codec,
+    bytes: &[u8],
+    complete_within: Option<usize>,
+) -> Option<String> {
+    let OtherOrder {
+        len,
+        format,
+        theirs,
+        ours,
+    } = other_byte_order(codec, bytes, complete_within)?;
+    let reads = codec.format();
     Some(format!(
-        "; this server reads {ours} headers ({ours_name}); read {name} this one says {len}: \
-         a Python struct.pack('{flag}') peer needs --header {flag}"
+        "; this server reads {reads} headers ({ours}); read {theirs} this one says {len}: \
+         a Python struct.pack('{format}') peer needs --header {format}"
     ))
 }
 

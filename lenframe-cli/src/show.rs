@@ -1,9 +1,6 @@
 //! How payload bytes are shown: escaped text that is always one line, hex,
 //! short previews, and the JSON fields of a payload. Shared by `connect`,
 //! `proxy` and `inspect`, so a frame looks the same in each.
-// Used by connect, proxy and inspect as they are built (issue 21).
-#![allow(dead_code)]
-
 use std::fmt::Write as _;
 
 use serde_json::{Map, Value};

@@ -6,9 +6,6 @@
 //!
 //! Memory is a header's worth (at most [`MAX_HEADER_LEN`] bytes), whatever
 //! lengths the headers claim: payload bytes are only counted.
-// Used by connect, proxy and inspect as they are built (issue 21).
-#![allow(dead_code)]
-
 use lenframe::{Codec, Error, FrameDecoder, MAX_HEADER_LEN};
 
 /// What a piece of the stream held, in stream order.
@@ -60,19 +57,9 @@ impl Watcher {
         }
     }
 
-    /// The codec frames are read with.
-    pub fn codec(&self) -> &Codec {
-        self.decoder.codec()
-    }
-
     /// Frames whose header has been seen.
     pub fn frames(&self) -> u64 {
         self.frames
-    }
-
-    /// Bytes of the stream accounted for (fed, less a cut header's bytes).
-    pub fn offset(&self) -> u64 {
-        self.offset
     }
 
     /// Whether the stream stopped making sense ([`Event::Broken`] was

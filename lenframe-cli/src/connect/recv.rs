@@ -12,7 +12,7 @@ use std::io::{self, BufWriter, ErrorKind, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use lenframe::{ByteOrder, Codec, Error, FrameReader, HeaderFormat};
+use lenframe::{Codec, Error, FrameReader, HeaderFormat};
 use serde_json::{Map, Value};
 
 use super::Out;
@@ -180,28 +180,8 @@ pub fn seconds(d: Duration) -> String {
 /// byte order, says a length within the maximum: which `--header` reads
 /// the server's frames. Fixed-size headers of 2 bytes or more only.
 fn other_order_hint(codec: &Codec, buffered: &[u8]) -> Option<String> {
-    let ours = codec.format();
-    if ours.is_varint() || ours.size() < 2 {
-        return None;
-    }
-    let start = codec.length_field_offset();
-    let field = buffered.get(start..start + ours.size())?;
-    let (order, name) = if ours.is_big_endian() {
-        (ByteOrder::Little, "little-endian")
-    } else {
-        (ByteOrder::Big, "big-endian")
-    };
-    let theirs = HeaderFormat::new(order, ours.code()).ok()?;
-    let len = theirs.decode(field).ok()?;
-    if len > codec.max_frame_len() as u64 {
-        return None;
-    }
-    // The tutorials' struct.pack('i') is a native, little-endian header on
-    // the machines they run on.
-    let flag = match order {
-        ByteOrder::Little if ours.size() == 4 && cfg!(target_endian = "little") => "i".to_owned(),
-        _ => theirs.to_string(),
-    };
+    let other = crate::hint::other_byte_order(codec, buffered, None)?;
+    let (name, len, flag) = (other.theirs, other.len, other.format);
     Some(format!(
         "; read {name} this header says {len}: if the server writes {name} headers, \
          connect with --header {flag}"

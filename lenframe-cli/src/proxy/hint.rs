@@ -1,9 +1,8 @@
 //! Which header format a sender whose header was rejected probably
-//! writes: the proxy's variant of [`crate::hint`] (which words it for
-//! `serve`'s `--header`), giving the format to pass to `--client-header`
-//! or `--server-header`.
+//! writes ([`crate::hint`]), worded for `--client-header` or
+//! `--server-header`.
 
-use lenframe::{ByteOrder, Codec, Error, HeaderFormat};
+use lenframe::{Codec, Error, HeaderFormat};
 
 use super::report::Dir;
 
@@ -20,32 +19,7 @@ pub fn other_byte_order(codec: &Codec, error: &Error, bytes: &[u8]) -> Option<St
     ) {
         return None;
     }
-    let ours = codec.format();
-    let size = ours.size();
-    if ours.is_varint() || size == 1 {
-        return None; // no byte order
-    }
-    let start = codec.length_field_offset();
-    let field = bytes.get(start..start + size)?;
-    let order = if ours.is_big_endian() {
-        ByteOrder::Little
-    } else {
-        ByteOrder::Big
-    };
-    let theirs = HeaderFormat::new(order, code_of(size, ours.is_signed())).ok()?;
-    let value = theirs.decode(field).ok()?;
-    let len = i128::from(value) - i128::from(codec.length_adjustment());
-    if len < 0 || len > codec.max_frame_len() as i128 {
-        return None;
-    }
-    let native_little = cfg!(target_endian = "little");
-    Some(match (order, size) {
-        (ByteOrder::Little, 4) if native_little => "i".into(),
-        (ByteOrder::Little, _) if native_little => code_of(size, ours.is_signed()).to_string(),
-        (ByteOrder::Little, _) => format!("<{}", code_of(size, ours.is_signed())),
-        (_, 4) => "!I".into(),
-        _ => format!("!{}", code_of(size, ours.is_signed())),
-    })
+    crate::hint::other_byte_order(codec, bytes, None).map(|other| other.format)
 }
 
 /// What a line says about a sender that `format` (from
@@ -61,20 +35,6 @@ pub fn suggestion(dir: Dir, format: &str) -> String {
         dir.sender(),
         dir.flag()
     )
-}
-
-/// The standard-size integer code of `size` bytes.
-fn code_of(size: usize, signed: bool) -> char {
-    let code = match size {
-        2 => 'h',
-        4 => 'i',
-        _ => 'q',
-    };
-    if signed {
-        code
-    } else {
-        code.to_ascii_uppercase()
-    }
 }
 
 #[cfg(test)]
