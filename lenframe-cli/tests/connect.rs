@@ -11,7 +11,7 @@ mod common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -55,6 +55,20 @@ fn one_error(out: &Output, needles: &[&str]) -> String {
         assert!(err.contains(needle), "{needle:?} not in: {err}");
     }
     err.trim_end().to_owned()
+}
+
+/// `lenframe ARGS` started with stdin a pipe the caller holds open
+/// (as a terminal's stays open) and stdout and stderr collected.
+fn spawn_connect(args: &[&str]) -> (Child, ChildStdin) {
+    let mut child = lenframe()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdin = child.stdin.take().unwrap();
+    (child, stdin)
 }
 
 /// A server of one connection, run by `serve` on a thread of its own.
@@ -196,14 +210,7 @@ fn the_server_closing_first_is_a_clean_end() {
         let f = r.read_frame().unwrap().unwrap();
         (&s).write_all(&frame(&f)).unwrap();
     });
-    let mut child = lenframe()
-        .args(["connect", &addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_connect(&["connect", &addr.to_string()]);
     stdin.write_all(b"only\n").unwrap();
     let out = wait_output(child, TIMEOUT);
     drop(stdin);
@@ -232,14 +239,7 @@ fn a_server_that_closes_without_a_reply_gets_a_note() {
 #[test]
 fn count_exits_after_n_frames_with_stdin_still_open() {
     let server = Server::start(&[]);
-    let mut child = lenframe()
-        .args(["connect", "--count", "2", &server.addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (child, mut stdin) = spawn_connect(&["connect", "--count", "2", &server.addr.to_string()]);
     stdin.write_all(b"a\nb\nc\n").unwrap();
     // stdin stays open (as a terminal's would) until the process is done.
     let out = wait_output(child, TIMEOUT);
@@ -472,14 +472,7 @@ fn a_large_pipe_does_not_deadlock() {
 fn a_closed_stdout_ends_quietly() {
     let server = Server::start(&[]);
     let input: String = (0..20_000).map(|i| format!("line {i}\n")).collect();
-    let mut child = lenframe()
-        .args(["connect", &server.addr.to_string()])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
+    let (mut child, mut stdin) = spawn_connect(&["connect", &server.addr.to_string()]);
     let writer = thread::spawn(move || {
         let _ = stdin.write_all(input.as_bytes());
     });

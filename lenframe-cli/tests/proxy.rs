@@ -13,49 +13,17 @@ mod common;
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::sync::OnceLock;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{lenframe, rss_bytes, usage_error, Server, TIMEOUT};
+use common::{have_python, lenframe, rss_bytes, usage_error, Server, TIMEOUT};
 use lenframe::Codec;
-
-/// The root package's `echo_server` example, built once per test process
-/// with the profile of these tests.
-fn echo_server_bin() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    let bin = PathBuf::from(env!("CARGO_BIN_EXE_lenframe"));
-    let profile_dir = bin.parent().expect("the binary's directory").to_owned();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
-            "build",
-            "--quiet",
-            "-p",
-            "lenframe",
-            "--example",
-            "echo_server",
-        ]);
-        if profile_dir.ends_with("release") {
-            cmd.arg("--release");
-        }
-        let out = cmd.output().expect("run cargo");
-        assert!(
-            out.status.success(),
-            "cargo build --example echo_server failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    });
-    profile_dir.join("examples").join("echo_server")
-}
 
 /// The `echo_server` example on a free port, with `args`.
 fn echo_server(args: &[&str]) -> Server {
-    let mut cmd = Command::new(echo_server_bin());
+    let mut cmd = Command::new(common::example_bin("lenframe", "echo_server"));
     cmd.args(["--addr", "127.0.0.1:0"]).args(args);
     Server::spawn(cmd)
 }
@@ -151,18 +119,6 @@ fn wire_of(codec: &Codec, lens: &[usize], seed: u64) -> Vec<u8> {
             .unwrap();
     }
     wire
-}
-
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: python3 is not on PATH, so the Python client cannot run");
-    }
-    ok
 }
 
 /// The tutorials' client: each message with a 4-byte native

@@ -321,19 +321,6 @@ fn a_python_struct_pack_i_peer_gets_the_byte_order_hint() {
     assert!(!line.contains("--header"), "{line}");
 }
 
-/// True if python3 runs; otherwise says why the test is skipped.
-fn have_python() -> bool {
-    let ok = Command::new("python3")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        eprintln!("SKIPPED: python3 is not on PATH, so the Python peer cannot run");
-    }
-    ok
-}
-
 /// The tutorials' client: a 4-byte native `struct.pack('i')` header.
 const PY_CLIENT: &str = r#"
 import socket, struct, sys
@@ -348,7 +335,7 @@ except ConnectionResetError:
 
 #[test]
 fn a_real_python_peer_gets_the_hint() {
-    if !have_python() {
+    if !common::have_python() {
         return;
     }
     let server = Server::start(&[]);

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -28,23 +28,33 @@ pub fn lenframe() -> Command {
 }
 
 /// Path of lenframe-cli's example `tokio_util_echo_server` (the six-line
-/// reference), built once per test process with the profile of these
-/// tests (`cargo test` builds the examples; a `cargo test --test X` may
-/// not have, or may have left a stale one).
+/// reference).
 pub fn reference_server() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
+    example_bin("lenframe-cli", "tokio_util_echo_server")
+}
+
+/// Path of `package`'s example `name` (the root package `lenframe` has
+/// `echo_server`), built once per test process with the profile of these
+/// tests (`cargo test` builds this package's examples, not the root's;
+/// and a `cargo test --test X` may not have, or may have left a stale
+/// one).
+pub fn example_bin(package: &str, name: &str) -> PathBuf {
+    static BUILT: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_lenframe"));
     let profile_dir = bin.parent().expect("the binary's directory").to_owned();
-    BUILT.get_or_init(|| {
+    let key = format!("{package}/{name}");
+    // Held while building: two tests wanting it build it once.
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    if !built.contains(&key) {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.current_dir(env!("CARGO_MANIFEST_DIR")).args([
             "build",
             "--quiet",
             "-p",
-            "lenframe-cli",
+            package,
             "--example",
-            "tokio_util_echo_server",
+            name,
         ]);
         if profile_dir.ends_with("release") {
             cmd.arg("--release");
@@ -53,11 +63,25 @@ pub fn reference_server() -> PathBuf {
         let out = run_with_limit(cmd, b"", BUILD_TIMEOUT);
         assert!(
             out.status.success(),
-            "cargo build --example tokio_util_echo_server failed: {}",
+            "cargo build -p {package} --example {name} failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-    });
-    profile_dir.join("examples").join("tokio_util_echo_server")
+        built.push(key);
+    }
+    profile_dir.join("examples").join(name)
+}
+
+/// True if python3 runs; otherwise says why the test is skipped.
+pub fn have_python() -> bool {
+    let ok = Command::new("python3")
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !ok {
+        eprintln!("SKIPPED: python3 is not on PATH, so the Python peer cannot run");
+    }
+    ok
 }
 
 /// A running server whose stdout lines and stderr are collected (on
