@@ -488,6 +488,26 @@ fn a_closed_stdout_ends_quietly() {
 }
 
 #[test]
+fn a_stdout_that_cannot_be_written_is_a_failure() {
+    // A closed pipe is the reader's choice; a full disk loses the frames,
+    // which must not look like success.
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("SKIPPED: no /dev/full on this machine");
+        return;
+    };
+    let server = Server::start(&[]);
+    let mut cmd = lenframe();
+    cmd.args(["connect", &server.addr.to_string()])
+        .stdin(Stdio::piped())
+        .stdout(full)
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    child.stdin.take().unwrap().write_all(b"hello\n").unwrap();
+    let out = wait_output(child, TIMEOUT);
+    one_error(&out, &["cannot write to stdout", "No space left"]);
+}
+
+#[test]
 fn at_a_terminal_there_is_a_prompt_and_in_a_pipe_none() {
     // In a pipe (every test above): stdout holds only the frames, and
     // stderr nothing. At a terminal, `script` gives connect one.

@@ -99,8 +99,9 @@ line goes out at once, a pipe in large writes. Sending and receiving run
 at the same time, so a large pipe to an echo server cannot deadlock.
 
 Each frame received is one stdout line: --out text (default) prints the
-payload with what is not printable UTF-8 escaped (\\n, \\t, \\\\, \\xNN), so a
-frame is always one line; --out hex prints lowercase hex; --out json (or
+payload with what is not printable UTF-8 escaped (\\n, \\r, \\t, \\0, \\\\,
+\\xNN for other bytes, \\u{85} for other control characters), so a frame
+is always one line; --out hex prints lowercase hex; --out json (or
 the global --json) prints one object per frame:
   {\"event\":\"frame\",\"len\":N,\"text\":\"...\"}   (UTF-8 payloads)
   {\"event\":\"frame\",\"hex\":\"...\",\"len\":N}    (others)
@@ -120,9 +121,15 @@ when the server closes. Exit status:
      server, a little-endian peer read as `!I`: the message says which
      --header would read it), a frame over --max-frame, the server closing
      or -w passing inside a frame; the server closing or -w passing before
-     --count frames; a bad input line: one stderr line each, frames
-     printed before it stay printed
+     --count frames; a bad input line; the connection reset (a server
+     that closes with input of ours unread resets it, and replies still
+     in flight are lost); stdout not writable (a full disk; a closed pipe,
+     `| head`, is exit 0): one stderr line each, frames printed before
+     it stay printed
   2  a usage error
+A server that closes without replying to any frame sent is exit 0, as
+with nc (a one-way protocol ends that way), with a note on stderr: it is
+also what a server reading another header format does.
 A bad input line (hex that is not hex or has an odd number of digits, a
 line longer than the largest frame) is never sent: in a pipe, sending
 stops there and the connection is half-closed as at the end of stdin (the

@@ -104,15 +104,17 @@ pub fn receive(
     let end = loop {
         match reader.read_frame_ref() {
             Ok(Some(payload)) => {
-                if printer.frame(payload).is_err() {
-                    break End::StdoutClosed;
+                if let Err(e) = printer.frame(payload) {
+                    break stdout_failed(&e);
                 }
                 got += 1;
                 if how.count == Some(got) {
                     break End::Count;
                 }
-                if !frame_buffered(reader) && printer.flush().is_err() {
-                    break End::StdoutClosed;
+                if !frame_buffered(reader) {
+                    if let Err(e) = printer.flush() {
+                        break stdout_failed(&e);
+                    }
                 }
             }
             Ok(None) => break End::Closed,
@@ -120,10 +122,21 @@ pub fn receive(
         }
     };
     // Whatever was printed before the end stays printed.
-    if printer.out.flush().is_err() {
-        return (End::StdoutClosed, got);
+    match printer.out.flush() {
+        Err(e) if !matches!(end, End::StdoutClosed | End::Failed(_)) => (stdout_failed(&e), got),
+        _ => (end, got),
     }
-    (end, got)
+}
+
+/// A write to stdout failed: a closed pipe (`| head`) ends the run
+/// quietly; anything else (a full disk) is a failure, or frames would be
+/// lost with exit 0.
+fn stdout_failed(e: &io::Error) -> End {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        End::StdoutClosed
+    } else {
+        End::Failed(format!("cannot write to stdout: {e}"))
+    }
 }
 
 /// Whether the reader holds a whole frame already (no read needed).
