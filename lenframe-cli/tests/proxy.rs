@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use common::{have_python, lenframe, rss_bytes, usage_error, Server, TIMEOUT};
 use lenframe::Codec;
+use socket2::SockRef;
 
 /// The `echo_server` example on a free port, with `args`.
 fn echo_server(args: &[&str]) -> Server {
@@ -224,14 +225,17 @@ fn a_python_struct_pack_i_client_watched_with_the_wrong_format_still_works_and_g
         .unwrap();
     assert!(
         up.contains("client->server stopped parsing at byte 0: frame of 83886080 bytes exceeds")
-            && up.contains("; the client writes little-endian headers: try --client-header i; forwarding the raw bytes"),
+            && up.contains("; the client writes little-endian headers: try --client-header i (or --header i if the server writes them too); forwarding the raw bytes"),
         "{up}"
     );
     let down = stopped
         .iter()
         .find(|l| l.contains("server->client"))
         .unwrap();
-    assert!(down.contains("try --server-header i"), "{down}");
+    assert!(
+        down.contains("try --server-header i (or --header i if the client writes them too)"),
+        "{down}"
+    );
     assert!(
         !lines.iter().any(|l| l.contains(" B \"")),
         "no frame is made up: {lines:?}"
@@ -330,6 +334,47 @@ fn watching_forwards_every_byte_both_ways_and_passes_half_closes_on() {
         "{closed}"
     );
     assert_eq!(proxy.stderr(), "");
+}
+
+/// A reset stays a reset: an upstream that aborts its connection
+/// (SO_LINGER 0) is seen by the client as a reset, not as a clean end of
+/// stream after its frames, and a client's reset reaches the upstream as
+/// one. The proxy goes on serving.
+#[test]
+fn a_reset_is_passed_on_as_a_reset_both_ways() {
+    let (l, addr) = upstream();
+    let proxy = proxy(addr, &[]);
+    let mut wire = Vec::new();
+    Codec::default().encode_to_vec("hello", &mut wire).unwrap();
+    let abort = |s: TcpStream| {
+        SockRef::from(&s).set_linger(Some(Duration::ZERO)).unwrap();
+        drop(s);
+    };
+    let reset_seen = |mut s: &TcpStream| {
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Err(e) => assert_eq!(e.kind(), ErrorKind::ConnectionReset, "{e}"),
+            Ok(n) => panic!("a clean end (or {n} bytes) instead of a reset"),
+        }
+    };
+    for upstream_aborts in [true, false] {
+        let client = TcpStream::connect(proxy.addr).unwrap();
+        client.set_read_timeout(Some(TIMEOUT)).unwrap();
+        (&client).write_all(&wire).unwrap();
+        let up = accept(&l);
+        assert_eq!(read_n(&up, wire.len()), wire);
+        if upstream_aborts {
+            abort(up);
+            reset_seen(&client);
+        } else {
+            abort(client);
+            reset_seen(&up);
+        }
+    }
+    let client = TcpStream::connect(proxy.addr).unwrap();
+    (&client).write_all(&wire).unwrap();
+    let up = accept(&l);
+    assert_eq!(read_n(&up, wire.len()), wire);
 }
 
 /// A frame's line comes when its header arrives, with the payload bytes

@@ -2,6 +2,7 @@
 //! (one thread each), propagate half-closes, and close both sides when
 //! either fails.
 
+use std::io::ErrorKind;
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -9,6 +10,7 @@ use std::thread;
 use std::time::Duration;
 
 use lenframe::Codec;
+use socket2::SockRef;
 
 use super::pump::{End, Pump};
 use super::report::{Dir, Report, Tally};
@@ -99,6 +101,8 @@ impl State<'_> {
             target: setup.translate.then_some(target),
         };
         let (tally, end) = pump.run(from, to);
+        // A side that reset the connection: the other side is reset too.
+        let mut reset = None;
         let failure = match end {
             End::Eof => None,
             End::Cut(offset, error) => {
@@ -112,11 +116,21 @@ impl State<'_> {
                     None
                 }
             }
-            End::Read(e) => Some((format!("cannot read from the {}: {e}", dir.sender()), false)),
-            End::Write(e) => Some((
-                format!("cannot write to the {}: {e}", dir.receiver()),
-                false,
-            )),
+            End::Read(e) => {
+                if e.kind() == ErrorKind::ConnectionReset {
+                    reset = Some(to);
+                }
+                Some((format!("cannot read from the {}: {e}", dir.sender()), false))
+            }
+            End::Write(e) => {
+                if e.kind() == ErrorKind::ConnectionReset {
+                    reset = Some(from);
+                }
+                Some((
+                    format!("cannot write to the {}: {e}", dir.receiver()),
+                    false,
+                ))
+            }
             End::Bad(message) => Some((message, true)),
         };
         match failure {
@@ -132,8 +146,27 @@ impl State<'_> {
                     }
                     let _ = self.reason.set(format!("{}: {message}", dir.name()));
                 }
-                let _ = self.client.shutdown(Shutdown::Both);
-                let _ = self.server.shutdown(Shutdown::Both);
+                match reset {
+                    // The proxy never turns a reset into a clean end: the
+                    // other side's socket closes with SO_LINGER 0 (a reset)
+                    // when the connection is dropped. A shutdown now would
+                    // send it a FIN first; only its reading half is shut,
+                    // which sends nothing and wakes the thread reading it.
+                    Some(other) => {
+                        let _ = SockRef::from(other).set_linger(Some(Duration::ZERO));
+                        let _ = other.shutdown(Shutdown::Read);
+                        let dead = if std::ptr::eq(other, self.client) {
+                            self.server
+                        } else {
+                            self.client
+                        };
+                        let _ = dead.shutdown(Shutdown::Both);
+                    }
+                    None => {
+                        let _ = self.client.shutdown(Shutdown::Both);
+                        let _ = self.server.shutdown(Shutdown::Both);
+                    }
+                }
             }
         }
         tally

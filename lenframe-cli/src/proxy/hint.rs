@@ -24,14 +24,25 @@ pub fn other_byte_order(codec: &Codec, error: &Error, bytes: &[u8]) -> Option<St
 
 /// What a line says about a sender that `format` (from
 /// [`other_byte_order`]) explains: `the client writes little-endian
-/// headers: try --client-header i`.
-pub fn suggestion(dir: Dir, format: &str) -> String {
+/// headers: try --client-header i`. Watching (both sides read with one
+/// format), the receiver likely writes the same way, and the flag for
+/// one side alone would turn on a translation it does not want: `(or
+/// --header i if the server writes them too)` follows.
+pub fn suggestion(dir: Dir, format: &str, watching: bool) -> String {
     let order = match format.parse::<HeaderFormat>() {
         Ok(f) if f.is_big_endian() => "big-endian",
         _ => "little-endian",
     };
+    let both = if watching {
+        format!(
+            " (or --header {format} if the {} writes them too)",
+            dir.receiver()
+        )
+    } else {
+        String::new()
+    };
     format!(
-        "the {} writes {order} headers: try {} {format}",
+        "the {} writes {order} headers: try {} {format}{both}",
         dir.sender(),
         dir.flag()
     )

@@ -98,7 +98,8 @@ cannot accept), one line gives the library's diagnosis and, when the other
 byte order explains the bytes, the flag to try:
   #1 0.000510 client->server stopped parsing at byte 0: frame of 83886080
   bytes exceeds the maximum ...; the client writes little-endian headers:
-  try --client-header i; forwarding the raw bytes
+  try --client-header i (or --header i if the server writes them too);
+  forwarding the raw bytes
 (one line), and the bytes keep flowing unparsed, so the application keeps
 working. A side that closes inside a frame gets `#1 ... ended inside the
 frame at byte N: ...`.

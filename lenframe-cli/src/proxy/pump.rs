@@ -197,7 +197,9 @@ impl Pump<'_> {
 
     /// The stderr message of a bad header when translating.
     fn bad_message(&self, offset: u64, error: &Error, suggest: Option<String>) -> String {
-        let suggest = suggest.map_or(String::new(), |f| format!("; {}", suggestion(self.dir, &f)));
+        let suggest = suggest.map_or(String::new(), |f| {
+            format!("; {}", suggestion(self.dir, &f, false))
+        });
         format!("bad header at byte {offset}: {error}{suggest}")
     }
 }

@@ -170,7 +170,7 @@ impl Report {
             || {
                 let suggest = u
                     .suggest
-                    .map_or(String::new(), |f| format!("; {}", suggestion(dir, f)));
+                    .map_or(String::new(), |f| format!("; {}", suggestion(dir, f, true)));
                 format!(
                     "#{conn} {:.6} {} stopped parsing at byte {}: {}{suggest}; forwarding the raw bytes",
                     t.as_secs_f64(),
