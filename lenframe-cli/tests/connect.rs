@@ -549,6 +549,8 @@ fn a_header_claiming_gigabytes_costs_nothing_until_its_bytes_come() {
         .unwrap();
     thread::sleep(Duration::from_millis(500));
     let rss = common::rss_bytes(child.id());
+    // Reserving the claim (untouched pages) shows here, not in the RSS.
+    let peak = common::vm_peak_bytes(child.id());
     let _ = child.kill();
     let _ = child.wait();
     let Some(rss) = rss else {
@@ -557,4 +559,7 @@ fn a_header_claiming_gigabytes_costs_nothing_until_its_bytes_come() {
     };
     eprintln!("connect waiting inside a 4 GiB frame: {rss} bytes resident");
     assert!(rss < 32 << 20, "{rss} bytes resident");
+    let peak = peak.unwrap();
+    assert!(peak < 1 << 30, "{peak} bytes of virtual memory");
+    eprintln!("connect waiting inside a 4 GiB frame: VmPeak {peak} bytes");
 }

@@ -681,12 +681,19 @@ fn a_hostile_four_gib_header_does_not_make_the_proxy_allocate_it() {
             (&client).write_all(&chunk).unwrap();
         }
         let after = rss_bytes(pid).unwrap();
+        // Reserving the claim (untouched pages) shows in the peak of the
+        // virtual memory, not in the resident set. Measured 354 MB (thread
+        // stacks and malloc arenas); the claim alone is 4 GiB.
+        let peak = common::vm_peak_bytes(pid).unwrap();
+        assert!(peak < 2 << 30, "{args:?}: {peak} bytes of virtual memory");
+        eprintln!("{args:?}: VmPeak {peak} bytes");
         client.shutdown(Shutdown::Write).unwrap();
         let forwarded = drain.join().unwrap();
         let header = if args.len() > 2 { 8 } else { 4 };
         assert_eq!(forwarded, header + (48 << 20), "{args:?}");
+        // 48 MiB went through: holding it would show.
         assert!(
-            after < before + (64 << 20),
+            after < before + (16 << 20),
             "{args:?}: RSS grew from {before} to {after}"
         );
         eprintln!("{args:?}: RSS {before} -> {after} bytes");

@@ -453,6 +453,15 @@ pub fn expect_echo(mut stream: &TcpStream, expected: &[u8]) {
     assert!(got == expected, "echo differs from what was sent");
 }
 
+/// Peak virtual memory of process `pid` (VmPeak): what it ever reserved,
+/// touched or not. A `Vec::with_capacity` of what a header claims shows
+/// here even when the resident set does not move.
+pub fn vm_peak_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmPeak:"))?;
+    Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+}
+
 /// Resident memory of a process, from /proc (Linux).
 pub fn rss_bytes(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
