@@ -700,6 +700,39 @@ fn a_hostile_four_gib_header_does_not_make_the_proxy_allocate_it() {
     }
 }
 
+/// An upstream that never reads: the proxy holds at most its read
+/// buffer, TCP holds the client back (its write blocks well short of what
+/// it offers), and other connections go on. Once the upstream reads,
+/// every byte arrives in order.
+#[test]
+fn an_upstream_that_never_reads_holds_the_client_back_not_the_proxy() {
+    let (l, addr) = upstream();
+    let proxy = proxy(addr, &[]);
+    let pid = proxy.child.id();
+    let client = proxy.connect();
+    let stuck = accept(&l);
+    let wire = wire_of(&Codec::default(), &[60_000; 1_000], 7); // 60 MB
+    let before = rss_bytes(pid).expect("/proc readable");
+    let sent = common::write_until_blocked(&client, &wire, Duration::from_millis(500));
+    let after = rss_bytes(pid).unwrap();
+    assert!(
+        sent < wire.len() / 2,
+        "{sent} of {} bytes written",
+        wire.len()
+    );
+    assert!(
+        after < before + (16 << 20),
+        "RSS grew from {before} to {after} with {sent} bytes offered"
+    );
+    // Another connection is served meanwhile.
+    let other = proxy.connect();
+    (&other).write_all(b"\0\0\0\x02hi").unwrap();
+    let up = accept(&l);
+    assert_eq!(read_n(&up, 6), b"\0\0\0\x02hi");
+    // The stuck upstream reads at last: the bytes written so far, in order.
+    assert_eq!(read_n(&stuck, sent), wire[..sent]);
+}
+
 /// With its stdout closed (as `| head` leaves it), the proxy goes on
 /// forwarding, quietly.
 #[test]
